@@ -1,0 +1,26 @@
+"""What a running worker holds: settings and the services built from them in the lifespan."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from starlette.requests import Request
+
+from app.core.config import Settings
+from app.security.credentials import CredentialChecker
+from app.storage.database import Database
+
+
+@dataclass
+class AppServices:
+    settings: Settings
+    started_at: datetime
+    external_system: CredentialChecker
+    admin: CredentialChecker
+    database: Database
+
+
+def services_of(request: Request) -> AppServices:
+    services: AppServices = request.app.state.services
+    return services

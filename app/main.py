@@ -1,0 +1,75 @@
+"""``create_app(settings)``: the ASGI application one worker serves on both listeners."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import JSONResponse
+
+from app.admin.global_settings import router as global_settings_router
+from app.core.config import Settings
+from app.core.state import AppServices
+from app.health import router as health_router
+from app.security.credentials import CredentialChecker
+from app.storage.database import Database
+from app.version import SOFTWARE_VERSION
+from app.xmlrpc.endpoint import router as rpc_router
+
+logger = logging.getLogger(__name__)
+
+
+def build_services(settings: Settings) -> AppServices:
+    return AppServices(
+        settings=settings,
+        started_at=datetime.now(UTC),
+        external_system=CredentialChecker("external_system", settings.external_system),
+        admin=CredentialChecker("admin", settings.admin),
+        database=Database(settings.database_url),
+    )
+
+
+async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    detail = exc.detail if isinstance(exc.detail, dict) else {"error": str(exc.detail)}
+    return JSONResponse(detail, status_code=exc.status_code, headers=exc.headers)
+
+
+async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = exc.errors()
+    first = errors[0] if errors else {}
+    location = [str(part) for part in first.get("loc", ()) if part not in ("body", "query", "path")]
+    field = ".".join(location) or "body"
+    return JSONResponse({"error": f"invalid value for {field}", "field": field}, status_code=400)
+
+
+def create_app(settings: Settings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        services = build_services(settings)
+        app.state.services = services
+        try:
+            yield
+        finally:
+            await services.database.dispose()
+
+    app = FastAPI(
+        title="adhoc-bridge management API",
+        version=SOFTWARE_VERSION,
+        lifespan=lifespan,
+        docs_url="/api/admin/docs",
+        redoc_url=None,
+        openapi_url="/api/admin/openapi.json",
+    )
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.include_router(health_router)
+    app.include_router(rpc_router)
+    app.include_router(global_settings_router)
+    return app

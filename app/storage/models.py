@@ -1,0 +1,13 @@
+"""Imports every table module so that ``Base.metadata`` knows the whole schema."""
+
+from __future__ import annotations
+
+import importlib
+
+# Domain packages add their table modules here.
+MODEL_MODULES: tuple[str, ...] = ()
+
+
+def load_all_models() -> None:
+    for module in MODEL_MODULES:
+        importlib.import_module(module)

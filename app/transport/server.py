@@ -1,0 +1,201 @@
+"""Runs the service: both listeners bound once, shared by ``server.workers`` processes.
+
+The parent binds the HTTPS and HTTP sockets, then runs one worker itself (``workers = 1``) or forks N
+workers that inherit both sockets. Each worker serves both with two uvicorn servers around one
+lifespan. SIGTERM/SIGINT stop accepting, drain in-flight requests and exit 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+import ssl
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import uvicorn
+from starlette.types import ASGIApp
+
+from app.core.config import Settings
+from app.main import create_app
+from app.transport.access_log import AccessLog
+from app.transport.body_limit import BodyLimit
+from app.transport.https_only import AdminHttpsOnly
+from app.transport.listener import ListenerName, ListenerStamp
+from app.transport.tls import certificate_paths, harden
+
+logger = logging.getLogger(__name__)
+
+GRACEFUL_SHUTDOWN_SECONDS = 20
+_STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+@dataclass(frozen=True, slots=True)
+class Listeners:
+    https: socket.socket
+    http: socket.socket
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if family == socket.AF_INET6:
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def bind_listeners(settings: Settings) -> Listeners:
+    return Listeners(
+        https=_bind(settings.server.host, settings.server.https_port),
+        http=_bind(settings.server.host, settings.server.http_port),
+    )
+
+
+class _Server(uvicorn.Server):
+    """A uvicorn server that leaves signal handling to the worker (one handler stops both servers)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def wrap_for_listener(app: ASGIApp, listener: ListenerName, settings: Settings) -> ASGIApp:
+    """The middleware stack in front of the FastAPI app, outermost first."""
+    inner = AdminHttpsOnly(BodyLimit(app))
+    return ListenerStamp(AccessLog(inner), listener, settings.server.trusted_proxies)
+
+
+def _config(app: ASGIApp, settings: Settings, listener: ListenerName, tls: tuple[Path, Path] | None) -> uvicorn.Config:
+    def context_factory(_config: uvicorn.Config, default: Callable[[], ssl.SSLContext]) -> ssl.SSLContext:
+        return harden(default())
+
+    return uvicorn.Config(
+        wrap_for_listener(app, listener, settings),
+        lifespan="off",  # the worker runs the one lifespan itself
+        proxy_headers=False,  # decided per peer by ListenerStamp
+        forwarded_allow_ips=[],
+        server_header=False,
+        access_log=False,
+        log_config=None,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+        ssl_certfile=tls[0] if tls else None,
+        ssl_keyfile=tls[1] if tls else None,
+        ssl_context_factory=context_factory if tls else None,
+    )
+
+
+async def serve_worker(settings: Settings, listeners: Listeners, tls: tuple[Path, Path]) -> None:
+    app = create_app(settings)
+    servers = (
+        (_Server(_config(app, settings, "https", tls)), listeners.https),
+        (_Server(_config(app, settings, "http", None)), listeners.http),
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in _STOP_SIGNALS:
+        loop.add_signal_handler(sig, stop.set)
+    async with app.router.lifespan_context(app):
+        tasks = [asyncio.create_task(server.serve(sockets=[sock])) for server, sock in servers]
+        stopper = asyncio.create_task(stop.wait())
+        await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
+        for server, _sock in servers:
+            server.should_exit = True
+        await asyncio.gather(*tasks, return_exceptions=True)
+        stopper.cancel()
+
+
+def _run_worker(settings: Settings, listeners: Listeners, tls: tuple[Path, Path]) -> None:
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop ships with uvicorn[standard]
+        asyncio.run(serve_worker(settings, listeners, tls))
+        return
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(serve_worker(settings, listeners, tls))
+
+
+def _supervise(settings: Settings, listeners: Listeners, tls: tuple[Path, Path]) -> int:
+    """Fork ``workers`` children that share the listeners; restart one that dies; forward stop signals."""
+    stopping = False
+    children: dict[int, int] = {}
+
+    def spawn(index: int) -> None:
+        pid = os.fork()
+        if pid == 0:  # worker
+            for sig in _STOP_SIGNALS:
+                signal.signal(sig, signal.SIG_DFL)
+            code = 0
+            try:
+                _run_worker(settings, listeners, tls)
+            except BaseException:
+                logger.exception("worker failed")
+                code = 1
+            finally:
+                logging.shutdown()
+                os._exit(code)
+        children[pid] = index
+
+    def forward(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+        for pid in list(children):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signum)
+
+    for sig in _STOP_SIGNALS:
+        signal.signal(sig, forward)
+    for index in range(settings.server.workers):
+        spawn(index)
+    logger.info("workers started", extra={"workers": settings.server.workers, "pids": sorted(children)})
+
+    status = 0
+    while children:
+        try:
+            pid, wait_status = os.wait()
+        except ChildProcessError:
+            break
+        except InterruptedError:  # pragma: no cover - PEP 475 retries, kept for clarity
+            continue
+        if pid not in children:
+            continue
+        index = children.pop(pid)
+        code = os.waitstatus_to_exitcode(wait_status)
+        if stopping:
+            status = status or (code if code > 0 else 0)
+        else:
+            logger.error("worker exited; restarting it", extra={"pid": pid, "exit_code": code})
+            spawn(index)
+    return status
+
+
+def serve(settings: Settings, before_serving: Callable[[], None] | None = None) -> int:
+    """Bind, prepare (certificate, migrations) once in this process, then serve until stopped."""
+    listeners = bind_listeners(settings)
+    tls = certificate_paths(settings)
+    if before_serving is not None:
+        before_serving()
+    logger.info(
+        "listening",
+        extra={
+            "https": f"{settings.server.host}:{settings.server.https_port}",
+            "http": f"{settings.server.host}:{settings.server.http_port}",
+            "http_access_for_external_systems": settings.external_system.enable_http_access,
+            "workers": settings.server.workers,
+        },
+    )
+    if settings.server.workers == 1:
+        _run_worker(settings, listeners, tls)
+        return 0
+    code = _supervise(settings, listeners, tls)
+    sys.stderr.flush()
+    return code

@@ -1,0 +1,108 @@
+"""Maps XML-RPC method names to typed handlers.
+
+A handler takes a pydantic model of its struct members (validated strictly: XML-RPC types are not
+coerced) and the call's context, and returns the reply struct. Validation errors become the MCU
+faults 101 (missing), 103 (wrong type) and 102 (right type, bad value), naming the member. A
+validator may raise ``McuFault`` itself for a method-specific code (for example 13 for a bad PIN):
+pydantic lets exceptions other than ValueError pass through unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic_core import ErrorDetails
+
+from app.xmlrpc.codec import INT32_MAX, INT32_MIN
+from app.xmlrpc.faults import FaultCode, McuFault
+
+
+class RpcParams(BaseModel):
+    """Base for method parameter structs: strict XML-RPC types; unknown members ignored, as an MCU does."""
+
+    model_config = ConfigDict(strict=True, extra="ignore", frozen=True, populate_by_name=False)
+
+
+ParamsT = TypeVar("ParamsT", bound=RpcParams)
+ContextT = TypeVar("ContextT")
+
+Handler = Callable[[ParamsT, ContextT], Awaitable[dict[str, Any]]]
+
+
+def _member(error: ErrorDetails) -> str:
+    loc = [str(part) for part in error["loc"]]
+    return ".".join(loc) if loc else "params"
+
+
+def fault_from_validation(exc: ValidationError) -> McuFault:
+    """The first error decides: missing -> 101, wrong type -> 103, anything else -> 102."""
+    errors = exc.errors(include_url=False, include_input=False)
+    # Prefer reporting a missing member, then a type error, then a value error.
+    for error in errors:
+        if error["type"] == "missing":
+            return McuFault.missing(_member(error))
+    for error in errors:
+        if error["type"].endswith("_type") or error["type"].endswith("_parsing") or error["type"] == "is_instance_of":
+            return McuFault.malformed(_member(error))
+    return McuFault.invalid(_member(errors[0]))
+
+
+def _check_int32(value: object, path: str) -> None:
+    """XML-RPC ``<int>``/``<i4>`` is 32-bit; a bigger number is malformed, not merely out of range."""
+    if isinstance(value, bool):
+        return
+    if isinstance(value, int):
+        if not INT32_MIN <= value <= INT32_MAX:
+            raise McuFault.malformed(path)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_int32(item, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _check_int32(item, f"{path}.{index}")
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry(Generic[ContextT]):
+    model: type[RpcParams]
+    handler: Callable[[Any, ContextT], Awaitable[dict[str, Any]]]
+
+
+class Dispatcher(Generic[ContextT]):
+    def __init__(self) -> None:
+        self._methods: dict[str, _Entry[ContextT]] = {}
+
+    def method(
+        self, name: str, model: type[ParamsT]
+    ) -> Callable[[Handler[ParamsT, ContextT]], Handler[ParamsT, ContextT]]:
+        def register(handler: Handler[ParamsT, ContextT]) -> Handler[ParamsT, ContextT]:
+            if name in self._methods:
+                raise ValueError(f"method {name!r} registered twice")
+            self._methods[name] = _Entry(model, handler)
+            return handler
+
+        return register
+
+    def include(self, other: Dispatcher[ContextT]) -> None:
+        for name, entry in other._methods.items():
+            if name in self._methods:
+                raise ValueError(f"method {name!r} registered twice")
+            self._methods[name] = entry
+
+    @property
+    def methods(self) -> frozenset[str]:
+        return frozenset(self._methods)
+
+    async def dispatch(self, method: str, params: dict[str, Any], context: ContextT) -> dict[str, Any]:
+        entry = self._methods.get(method)
+        if entry is None:
+            raise McuFault(FaultCode.METHOD_NOT_SUPPORTED)
+        _check_int32(params, "")
+        try:
+            model = entry.model.model_validate(params)
+        except ValidationError as exc:
+            raise fault_from_validation(exc) from None
+        return await entry.handler(model, context)

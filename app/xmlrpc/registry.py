@@ -1,0 +1,10 @@
+"""Every XML-RPC method the bridge serves, gathered from the domain packages."""
+
+from __future__ import annotations
+
+from app.device.rpc import rpc as device_rpc
+from app.xmlrpc.context import CallContext
+from app.xmlrpc.dispatcher import Dispatcher
+
+dispatcher: Dispatcher[CallContext] = Dispatcher()
+dispatcher.include(device_rpc)
