@@ -584,11 +584,29 @@ class ChallengeTracker:
     unanswerable: set[str] = field(default_factory=set)
     used: list[AnsweredChallenge] = field(default_factory=list)
 
-    def note_preemptive(self, challenges: Iterable[Challenge]) -> None:
-        for ch in challenges:
-            self.answered.add((ch.kind, ch.realm, ch.nonce))
-            self.used = [u for u in self.used if (u.kind, u.realm) != (ch.kind, ch.realm)]
-            self.used.append(AnsweredChallenge(ch.kind, ch.realm, ch.algorithm))
+    credentials: dict[tuple[ChallengeKind, str], tuple[str, str]] = field(default_factory=dict)
+
+    def note_preemptive(self, challenges: Iterable[Challenge], rows: Iterable[tuple[str, str]]) -> None:
+        """Record pre-emptively sent credentials (reported as used).
+
+        They do not count as answered nonces: a challenge after a pre-emptive attempt is answered afresh
+        (new cnonce, nc=1), and only a refusal of *that* answer ends the request.
+        """
+        for ch, row in zip(challenges, rows, strict=True):
+            self._record(ch, row)
+
+    def _record(self, ch: Challenge, row: tuple[str, str]) -> None:
+        self.credentials[(ch.kind, ch.realm)] = row
+        self.used[:] = [u for u in self.used if (u.kind, u.realm) != (ch.kind, ch.realm)]
+        self.used.append(AnsweredChallenge(ch.kind, ch.realm, ch.algorithm))
+
+    def credential_rows(self) -> list[tuple[str, str]]:
+        """Every credential row for the next attempt: one per (kind, realm) answered so far.
+
+        Authorization rows come before Proxy-Authorization rows (order is irrelevant in SIP; some tools,
+        e.g. SIPp 3.6.1, find "Authorization:" by substring and would otherwise read the proxy row).
+        """
+        return sorted(self.credentials.values(), key=lambda row: row[0] != "Authorization")
 
     async def answer(
         self, headers: Iterable[tuple[str, str]], *, method: str, uri: str, body: bytes = b""
@@ -645,10 +663,10 @@ class ChallengeTracker:
                 self.unanswerable.add(ch.realm)
                 continue
             username, password = cred
-            rows.append(self.session._answer(ch, username, password, method, uri, body, new_nonce))
+            row = self.session._answer(ch, username, password, method, uri, body, new_nonce)
+            rows.append(row)
             self.answered.add((ch.kind, ch.realm, ch.nonce))
-            self.used = [u for u in self.used if (u.kind, u.realm) != (ch.kind, ch.realm)]
-            self.used.append(AnsweredChallenge(ch.kind, ch.realm, ch.algorithm))
+            self._record(ch, row)
         if not rows:
             raise NoCredentialError(missing)
         return rows

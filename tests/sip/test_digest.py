@@ -500,10 +500,15 @@ async def test_preemptive_increments_nc_and_counts_as_answered() -> None:
         ha1=expected_ha1,
     )
     tr2 = session.tracker()
-    tr2.note_preemptive(used)
+    tr2.note_preemptive(used, rows)
+    assert tr2.credential_rows() == rows
+    # A challenge after pre-emptive credentials is answered afresh (nc=1, new cnonce)...
+    again = await tr2.answer(ch, method=M, uri=U)
+    assert _params(again[0][1])["nc"] == "00000001"
+    # ...and only the refusal of that answer ends the request and stops pre-emptive use.
     with pytest.raises(CredentialsRejectedError):
         await tr2.answer(ch, method=M, uri=U)
-    assert session.preemptive(method=M, uri=U) == ([], [])  # forgotten after refusal
+    assert session.preemptive(method=M, uri=U) == ([], [])
 
 
 async def test_wrong_case_realm_does_not_match() -> None:
