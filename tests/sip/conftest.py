@@ -169,7 +169,7 @@ modparam("htable", "htable", "creds=>size=4;")
 event_route[htable:mod-init] {{ $sht(creds=>alice) = "S3cret!"; }}
 request_route {{
     if (is_method("ACK|CANCEL")) {{ exit; }}
-    xlog("L_NOTICE", "REQ $rm $ru cseq=$cs expires=$hdr(Expires) auth=$hdr(Authorization)\\n");
+    xlog("L_NOTICE", "REQ $rm $ru cseq=$cs expires=$hdr(Expires) au=$au\\n");
     $var(realm) = "Test.Realm";
     $var(pw) = "";
     if ($au != $null && $sht(creds=>$au) != $null) {{ $var(pw) = $sht(creds=>$au); }}
@@ -184,7 +184,7 @@ request_route {{
     consume_credentials();
     xlog("L_NOTICE", "AUTH-OK $rm expires=$hdr(Expires)\\n");
     if (is_method("REGISTER")) {{
-        append_to_reply("Contact: $ct;expires=$hdr(Expires)\\r\\n");
+        append_to_reply("Contact: $ct\\r\\n");
     }}
     sl_send_reply("200", "OK");
     exit;
@@ -233,7 +233,7 @@ class KamailioFactory:
         log_path = workdir / "kamailio.log"
         logf = log_path.open("wb")
         proc = subprocess.Popen(
-            [kamailio, "-f", str(cfg), "-D", "-E", "-w", str(workdir), "-P", str(workdir / "kamailio.pid")],
+            [kamailio, "-f", str(cfg), "-DD", "-E", "-w", str(workdir), "-P", str(workdir / "kamailio.pid")],
             cwd=workdir,
             stdout=logf,
             stderr=subprocess.STDOUT,
