@@ -17,6 +17,9 @@ from app.core.config import Settings
 from app.core.state import AppServices
 from app.health import router as health_router
 from app.security.credentials import CredentialChecker
+from app.sip_credentials.endpoints import router as sip_credentials_router
+from app.sip_credentials.keyring import open_keyring
+from app.sip_credentials.service import SipCredentialService
 from app.storage.database import Database
 from app.version import SOFTWARE_VERSION
 from app.xmlrpc.endpoint import router as rpc_router
@@ -25,12 +28,16 @@ logger = logging.getLogger(__name__)
 
 
 def build_services(settings: Settings) -> AppServices:
+    database = Database(settings.database_url)
     return AppServices(
         settings=settings,
         started_at=datetime.now(UTC),
         external_system=CredentialChecker("external_system", settings.external_system),
         admin=CredentialChecker("admin", settings.admin),
-        database=Database(settings.database_url),
+        database=database,
+        sip_credentials=SipCredentialService(
+            database, open_keyring(settings.data_dir, settings.secrets.encryption_key)
+        ),
     )
 
 
@@ -44,6 +51,8 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = exc.errors()
     first = errors[0] if errors else {}
+    if first.get("type") == "json_invalid":
+        return JSONResponse({"error": "malformed JSON body", "field": "body"}, status_code=400)
     location = [str(part) for part in first.get("loc", ()) if part not in ("body", "query", "path")]
     field = ".".join(location) or "body"
     return JSONResponse({"error": f"invalid value for {field}", "field": field}, status_code=400)
@@ -72,4 +81,5 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(health_router)
     app.include_router(rpc_router)
     app.include_router(global_settings_router)
+    app.include_router(sip_credentials_router)
     return app

@@ -32,10 +32,15 @@ def run(_args: argparse.Namespace) -> int:
     settings = settings_or_exit()
     configure_logging(settings.log)
     warn_about_missing_credentials(settings)
+    from app.sip_credentials.cli import prepare_keyring
     from app.storage.migrate import upgrade
     from app.transport.server import serve
 
-    return serve(settings, before_serving=lambda: upgrade(settings.database_url))
+    def before_serving() -> None:
+        upgrade(settings.database_url)
+        prepare_keyring(settings)  # generate the SIP credential keyring once, before workers fork
+
+    return serve(settings, before_serving=before_serving)
 
 
 def register(subparsers: Any) -> dict[str, Callable[[argparse.Namespace], int]]:

@@ -9,6 +9,7 @@ from starlette.requests import Request
 
 from app.core.config import Settings
 from app.security.credentials import CredentialChecker
+from app.sip_credentials.service import SipCredentialService
 from app.storage.database import Database
 
 
@@ -19,6 +20,7 @@ class AppServices:
     external_system: CredentialChecker
     admin: CredentialChecker
     database: Database
+    sip_credentials: SipCredentialService
 
 
 def services_of(request: Request) -> AppServices:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 
 # Domain packages add their table modules here.
-MODEL_MODULES: tuple[str, ...] = ()
+MODEL_MODULES: tuple[str, ...] = ("app.sip_credentials.models",)
 
 
 def load_all_models() -> None:

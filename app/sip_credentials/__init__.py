@@ -1,0 +1,1 @@
+"""SIP credentials: per-realm username/password the SIP client answers digest challenges with."""
