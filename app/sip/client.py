@@ -140,11 +140,11 @@ class SipUserAgent:
     # -- outgoing ----------------------------------------------------------------------------------
 
     def contact_uri(self, user: str | None = None) -> str:
+        """Our Contact: the bound UDP socket (TCP is client-only, so the Contact never says transport=tcp)."""
         host, port = self.local_addr
         h = f"[{host}]" if ":" in host else host
         u = f"{user}@" if user else ""
-        tp = "" if self.settings.transport == "udp" else f";transport={self.settings.transport}"
-        return f"sip:{u}{h}:{port}{tp}"
+        return f"sip:{u}{h}:{port}"
 
     async def _resolve(self, target: SipUri) -> Addr:
         port = target.port or target.default_port()
