@@ -25,6 +25,16 @@ ADMIN_PASSWORD = "Adm1n-S3cret-pw"
 
 # Every secret any test configures; the suite's last act is to prove none reached a log.
 KNOWN_SECRETS: set[str] = {EXTERNAL_PASSWORD, ADMIN_PASSWORD}
+# SIP credential passwords and the master key the sip_credentials tests configure.
+SIP_TEST_PASSWORDS = (
+    "SipPw-Alpha-7f3c",
+    "SipPw-Bravo-91ad",
+    "sipPW-ΓΔ-ünï 42",
+    "SipPw-Charlie-e0b2",
+    "SipPw-Delta-55aa",
+)
+SIP_TEST_MASTER_KEY = "0YB1rSTbrZvDq-Yq1aTqVq3xE5fN8o2mL4kJ7hG6dS0="
+KNOWN_SECRETS.update(SIP_TEST_PASSWORDS, {SIP_TEST_MASTER_KEY})
 SERVER_LOGS: list[Path] = []
 
 
