@@ -13,6 +13,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 
 from app.admin.global_settings import router as global_settings_router
+from app.conferences.service import ConferenceService
+from app.conferences.timers import Sweeper
 from app.core.config import Settings
 from app.core.state import AppServices
 from app.health import router as health_router
@@ -62,10 +64,18 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = build_services(settings)
+        services.conferences = ConferenceService(
+            services.database,
+            max_conferences=settings.conferences.max_conferences,
+            max_participants=settings.conferences.max_participants,
+        )
+        conference_timers = Sweeper(services.conferences)
         app.state.services = services
+        conference_timers.start()
         try:
             yield
         finally:
+            await conference_timers.stop()
             await services.database.dispose()
 
     app = FastAPI(

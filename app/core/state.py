@@ -7,6 +7,7 @@ from datetime import datetime
 
 from starlette.requests import Request
 
+from app.conferences.service import ConferenceService
 from app.core.config import Settings
 from app.security.credentials import CredentialChecker
 from app.sip_credentials.service import SipCredentialService
@@ -21,6 +22,7 @@ class AppServices:
     admin: CredentialChecker
     database: Database
     sip_credentials: SipCredentialService
+    conferences: ConferenceService | None = None
 
 
 def services_of(request: Request) -> AppServices:

@@ -1,0 +1,173 @@
+"""conference.enumerate and participant.enumerate: keyset pages over live and dead records.
+
+Records are ordered by their never-reused id, and each page continues after the last id handed out,
+so a record that exists for the whole enumeration is returned exactly once however many others are
+created or destroyed between pages. Live rows and dead records are merged on that id. A page looks at
+no more than a bounded number of rows, so a selective ``enumerateFilter`` yields short pages (with an
+``enumerateID``) rather than unbounded work.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.conferences import repository as repo
+from app.conferences.enumeration import (
+    CONFERENCE_PAGE,
+    CONFERENCE_PAGE_MORE,
+    PARTICIPANT_PAGE,
+    SCAN_FACTOR,
+    Cursor,
+)
+from app.conferences.filters import Filter, FilterError, parse_filter
+from app.conferences.models import DeadRecord
+from app.conferences.schemas import ConferenceEnumerateParams, EnumerateParams, ParticipantEnumerateParams
+from app.conferences.service import ConferenceService
+from app.conferences.views import (
+    conference_is_active,
+    conference_is_completed,
+    conference_struct,
+    conference_unchanged,
+    participant_identity,
+    participant_struct,
+)
+from app.xmlrpc.faults import McuFault
+
+CONFERENCE_CRITERIA = frozenset({"active", "completed", "scheduled"})
+PARTICIPANT_CRITERIA = frozenset({"connected", "disconnected", "connecting"})
+DEFAULT_SCOPE = frozenset({"currentState", "configuredState"})
+
+
+@dataclass(frozen=True, slots=True)
+class _Item:
+    item_id: int
+    render: Callable[[], dict[str, Any]]
+    criteria: Callable[[], dict[str, bool]] | None  # None: a dead record, never filtered out
+
+
+def _filter(text: str | None, criteria: frozenset[str]) -> Filter | None:
+    if text is None or text.strip() == "":
+        return None
+    try:
+        return parse_filter(text, criteria)
+    except FilterError:
+        raise McuFault.invalid("enumerateFilter") from None
+
+
+async def _cursor(service: ConferenceService, params: EnumerateParams, kind: str) -> Cursor:
+    if params.enumerateID is not None:
+        return (await service.tokens()).open(params.enumerateID, kind=kind)
+    return Cursor(kind, 0, params.lastRevision, params.listAll, time.time())
+
+
+def _dead_item(record: DeadRecord) -> _Item:
+    return _Item(record.item_id, lambda: {**record.identity, "dead": True}, None)
+
+
+async def _page(
+    service: ConferenceService,
+    session: AsyncSession,
+    cursor: Cursor,
+    live: Sequence[_Item],
+    page_size: int,
+    scan: int,
+    matcher: Filter | None,
+) -> tuple[list[dict[str, Any]], str | None]:
+    dead: Sequence[DeadRecord] = []
+    if cursor.last_revision is not None and not cursor.list_all:
+        dead = await repo.dead_page(session, cursor.kind, cursor.after_id, cursor.last_revision, scan + 1)
+    candidates = sorted([*live, *map(_dead_item, dead)], key=lambda item: item.item_id)[: scan + 1]
+    out: list[dict[str, Any]] = []
+    consumed = 0
+    for item in candidates[:scan]:
+        consumed += 1
+        if item.criteria is None or matcher is None or matcher.matches(item.criteria()):
+            out.append(item.render())
+        if len(out) == page_size:
+            break
+    if consumed == len(candidates):
+        return out, None
+    last_id = candidates[consumed - 1].item_id
+    next_cursor = Cursor(cursor.kind, last_id, cursor.last_revision, cursor.list_all, time.time())
+    return out, (await service.tokens()).issue(next_cursor)
+
+
+def _since(cursor: Cursor) -> int | None:
+    return cursor.last_revision if not cursor.list_all else None
+
+
+async def enumerate_conferences(service: ConferenceService, params: ConferenceEnumerateParams) -> dict[str, Any]:
+    matcher = _filter(params.enumerateFilter, CONFERENCE_CRITERIA)
+    cursor = await _cursor(service, params, "conference")
+    page_size = CONFERENCE_PAGE_MORE if params.moreThanFour else CONFERENCE_PAGE
+    scan = page_size * (SCAN_FACTOR if matcher is not None else 1)
+    now: datetime = service.clock()
+    async with service.database.session() as session:
+        revision = await repo.current_revision(session)
+        rows = await repo.conference_page(session, cursor.after_id, _since(cursor), scan + 1)
+        changed_since = cursor.last_revision if cursor.list_all else None
+
+        def item(conference: Any) -> _Item:
+            def render() -> dict[str, Any]:
+                if changed_since is not None and conference.revision <= changed_since:
+                    return conference_unchanged(conference)
+                return conference_struct(conference, now)
+
+            def criteria() -> dict[str, bool]:
+                return {
+                    "active": conference_is_active(conference, now),
+                    "completed": conference_is_completed(conference, now),
+                    "scheduled": True,
+                }
+
+            return _Item(conference.id, render, criteria)
+
+        records, token = await _page(service, session, cursor, [item(row) for row in rows], page_size, scan, matcher)
+    reply: dict[str, Any] = {"currentRevision": revision}
+    if records:
+        reply["conferences"] = records
+    if token is not None:
+        reply["enumerateID"] = token
+    return reply
+
+
+async def enumerate_participants(service: ConferenceService, params: ParticipantEnumerateParams) -> dict[str, Any]:
+    matcher = _filter(params.enumerateFilter, PARTICIPANT_CRITERIA)
+    scope = frozenset(params.operationScope) if params.operationScope else DEFAULT_SCOPE
+    cursor = await _cursor(service, params, "participant")
+    scan = PARTICIPANT_PAGE * (SCAN_FACTOR if matcher is not None else 1)
+    now = service.clock()
+    async with service.database.session() as session:
+        revision = await repo.current_revision(session)
+        rows = await repo.participant_page(session, cursor.after_id, _since(cursor), scan + 1)
+        changed_since = cursor.last_revision if cursor.list_all else None
+
+        def item(participant: Any, conference: Any) -> _Item:
+            def render() -> dict[str, Any]:
+                if changed_since is not None and participant.revision <= changed_since:
+                    return {**participant_identity(participant, conference.name), "changed": False}
+                return participant_struct(participant, conference, now, scope)
+
+            def criteria() -> dict[str, bool]:
+                return {
+                    "connected": participant.call_state == "connected",
+                    "disconnected": participant.call_state == "disconnected",
+                    "connecting": participant.call_state == "alerting",
+                }
+
+            return _Item(participant.id, render, criteria)
+
+        live = [item(participant, conference) for participant, conference in rows]
+        records, token = await _page(service, session, cursor, live, PARTICIPANT_PAGE, scan, matcher)
+    reply: dict[str, Any] = {"currentRevision": revision}
+    if records:
+        reply["participants"] = records
+    if token is not None:
+        reply["enumerateID"] = token
+    return reply
