@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -16,7 +17,7 @@ from tests.support.bridge import ADMIN_PASSWORD, ADMIN_USER, Bridge
 COLLECTION = "/api/admin/configuration/v1/sip_credential/"
 
 
-def admin_client(bridge: Bridge, **kwargs: object) -> httpx.Client:
+def admin_client(bridge: Bridge, **kwargs: Any) -> httpx.Client:
     return bridge.client(auth=(ADMIN_USER, ADMIN_PASSWORD), **kwargs)
 
 

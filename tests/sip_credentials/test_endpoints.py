@@ -124,7 +124,7 @@ def test_list_pages_like_pexip(client: httpx.Client) -> None:
         ({"realm": ""}, "realm"),
     ],
 )
-def test_bad_list_parameters_are_named(client: httpx.Client, params: dict[str, object], field: str) -> None:
+def test_bad_list_parameters_are_named(client: httpx.Client, params: dict[str, str | int], field: str) -> None:
     response = client.get(COLLECTION, params=params)
     assert response.status_code == 400
     assert response.json()["field"] == field
