@@ -60,6 +60,13 @@ def _filter(text: str | None, criteria: frozenset[str]) -> Filter | None:
         raise McuFault.invalid("enumerateFilter") from None
 
 
+def _matches(matcher: Filter, criteria: dict[str, bool]) -> bool:
+    try:
+        return matcher.matches(criteria)
+    except FilterError:
+        raise McuFault.invalid("enumerateFilter") from None
+
+
 async def _cursor(service: ConferenceService, params: EnumerateParams, kind: str) -> Cursor:
     if params.enumerateID is not None:
         return (await service.tokens()).open(params.enumerateID, kind=kind)
@@ -87,7 +94,7 @@ async def _page(
     consumed = 0
     for item in candidates[:scan]:
         consumed += 1
-        if item.criteria is None or matcher is None or matcher.matches(item.criteria()):
+        if item.criteria is None or matcher is None or _matches(matcher, item.criteria()):
             out.append(item.render())
         if len(out) == page_size:
             break

@@ -141,3 +141,18 @@ async def due_ends(session: AsyncSession, now: datetime, limit: int) -> Sequence
 async def due_cleanups(session: AsyncSession, now: datetime, limit: int) -> Sequence[int]:
     statement = select(Conference.id).where(Conference.cleanup_due <= now).order_by(Conference.cleanup_due).limit(limit)
     return (await session.execute(statement)).scalars().all()
+
+
+async def registration_candidates(session: AsyncSession, now: datetime) -> Sequence[tuple[str, str]]:
+    """(name, numericId) of every conference not ended that asked for ``registerWithSIPRegistrar``."""
+    statement = (
+        select(Conference.name, Conference.numeric_id)
+        .where(
+            Conference.numeric_id.is_not(None),
+            Conference.ended_at.is_(None),
+            (Conference.end_time.is_(None)) | (Conference.end_time > now),
+            Conference.options["registerWithSIPRegistrar"].as_boolean().is_(True),
+        )
+        .order_by(Conference.id)
+    )
+    return [(str(row[0]), str(row[1])) for row in (await session.execute(statement)).all()]

@@ -242,6 +242,7 @@ FAULT_CASES = [
     pytest.param("conference.create", {"conferenceName": "x" * 32}, 102, id="102-length"),
     pytest.param("conference.create", {"conferenceName": "neg", "durationSeconds": -1}, 102, id="102-negative"),
     pytest.param("conference.enumerate", {"enumerateFilter": "active &&"}, 102, id="102-filter"),
+    pytest.param("conference.enumerate", {"enumerateFilter": "active / 0"}, 102, id="102-filter-division"),
     pytest.param("conference.create", {"conferenceName": 7}, 103, id="103-type"),
     pytest.param("conference.create", {"conferenceName": "t", "durationSeconds": "60"}, 103, id="103-int-as-string"),
     pytest.param(
