@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+
 from passlib.context import CryptContext
+
+logger = logging.getLogger(__name__)
 
 SCHEMES = ("argon2", "bcrypt", "pbkdf2_sha256")
 
@@ -27,4 +31,7 @@ def verify_password(password: str, password_hash: str) -> bool:
         return bool(_context.verify(password, password_hash))
     except (ValueError, TypeError):
         # bcrypt refuses passwords over 72 bytes; a malformed stored hash also lands here.
+        return False
+    except Exception as exc:  # a missing hash backend must refuse, not crash the request
+        logger.error("password hash verification failed", extra={"error_type": type(exc).__name__})
         return False
