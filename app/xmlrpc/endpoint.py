@@ -16,7 +16,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from app.core.state import services_of
+from app.core.state import AppServices, services_of
 from app.security.basic import MalformedBasicHeader, parse_basic
 from app.transport.access_log import note_rpc
 from app.transport.listener import transport_of
@@ -51,19 +51,30 @@ async def rpc2(request: Request) -> Response:
     if not transport.secure and not services.settings.external_system.enable_http_access:
         note_rpc(request.scope, outcome="http_disabled")
         return http_disabled_response()
+    # Read outside the guard below: an oversized body is answered 413 by the BodyLimit middleware.
+    body = await request.body()
+    try:
+        return await _authenticated_call(request, services, transport.peer, body)
+    except Exception:
+        # Whatever broke, CUCM gets fault 201 and never the exception text.
+        logger.exception("XML-RPC request failed")
+        note_rpc(request.scope, outcome="error", fault=int(FaultCode.OPERATION_FAILED))
+        return fault_response(McuFault(FaultCode.OPERATION_FAILED))
 
+
+async def _authenticated_call(request: Request, services: AppServices, peer: str, body: bytes) -> Response:
     checker = services.external_system
     try:
         basic = parse_basic(request.headers.get("authorization"))
     except MalformedBasicHeader:
-        _auth_failure(request, "basic", "", transport.peer)
+        _auth_failure(request, "basic", "", peer)
         return unauthorized_response()
     if basic is not None and not await checker.check(basic.username, basic.password):
-        _auth_failure(request, "basic", basic.username, transport.peer)
+        _auth_failure(request, "basic", basic.username, peer)
         return unauthorized_response()
 
     try:
-        call = parse_call(await request.body())
+        call = parse_call(body)
     except McuFault as fault:
         note_rpc(request.scope, outcome="fault", fault=int(fault.code))
         return fault_response(fault)
@@ -74,27 +85,23 @@ async def rpc2(request: Request) -> Response:
         params = dict(params)
         username, password = params.pop(AUTH_USER, ""), params.pop(AUTH_PASSWORD, "")
         if not isinstance(username, str) or not isinstance(password, str):
-            _auth_failure(request, "body", "", transport.peer)
+            _auth_failure(request, "body", "", peer)
             return fault_response(McuFault(FaultCode.INSUFFICIENT_PRIVILEGES))
         if not await checker.check(username, password):
-            _auth_failure(request, "body", username, transport.peer)
+            _auth_failure(request, "body", username, peer)
             return fault_response(McuFault(FaultCode.INSUFFICIENT_PRIVILEGES))
         user = username
     elif basic is None:
-        _auth_failure(request, "none", "", transport.peer)
+        _auth_failure(request, "none", "", peer)
         return unauthorized_response()
     else:
         user = basic.username
 
-    context = CallContext(services=services, peer=transport.peer, user=user)
+    context = CallContext(services=services, peer=peer, user=user)
     try:
         result = await dispatcher.dispatch(call.method, params, context)
     except McuFault as fault:
         note_rpc(request.scope, outcome="fault", fault=int(fault.code))
         return fault_response(fault)
-    except Exception:
-        logger.exception("XML-RPC handler failed", extra={"rpc_method": call.method[:64]})
-        note_rpc(request.scope, outcome="error", fault=int(FaultCode.OPERATION_FAILED))
-        return fault_response(McuFault(FaultCode.OPERATION_FAILED))
-    note_rpc(request.scope, outcome="ok")
+    note_rpc(request.scope, outcome="ok", user=user)
     return result_response(result)
