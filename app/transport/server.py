@@ -15,6 +15,8 @@ import signal
 import socket
 import ssl
 import sys
+import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +35,10 @@ from app.transport.tls import certificate_paths, harden
 logger = logging.getLogger(__name__)
 
 GRACEFUL_SHUTDOWN_SECONDS = 20
+# A worker that dies is restarted, unless workers died this often this recently: then give up (exit 1)
+# rather than fork forever (a bad certificate, an unreachable database, a bug at start-up).
+CRASH_LOOP_DEATHS = 5
+CRASH_LOOP_WINDOW_SECONDS = 60.0
 _STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
@@ -124,10 +130,30 @@ def _run_worker(settings: Settings, listeners: Listeners, tls: tuple[Path, Path]
         runner.run(serve_worker(settings, listeners, tls))
 
 
+class CrashLoopGuard:
+    """Remembers recent worker deaths; ``tripped`` once ``limit`` of them fall within ``window`` seconds."""
+
+    def __init__(self, limit: int = CRASH_LOOP_DEATHS, window: float = CRASH_LOOP_WINDOW_SECONDS) -> None:
+        self.limit = limit
+        self.window = window
+        self._deaths: deque[float] = deque()
+
+    def record_death(self, now: float) -> bool:
+        """Note one death; True when the recent ones reach the limit."""
+        self._deaths.append(now)
+        while self._deaths and now - self._deaths[0] > self.window:
+            self._deaths.popleft()
+        return len(self._deaths) >= self.limit
+
+
 def _supervise(settings: Settings, listeners: Listeners, tls: tuple[Path, Path]) -> int:
-    """Fork ``workers`` children that share the listeners; restart one that dies; forward stop signals."""
+    """Fork ``workers`` children that share the listeners; restart one that dies; forward stop signals.
+
+    Gives up with status 1 when workers keep dying (see ``CrashLoopGuard``).
+    """
     stopping = False
     children: dict[int, int] = {}
+    crashes = CrashLoopGuard()
 
     def spawn(index: int) -> None:
         pid = os.fork()
@@ -172,6 +198,14 @@ def _supervise(settings: Settings, listeners: Listeners, tls: tuple[Path, Path])
         code = os.waitstatus_to_exitcode(wait_status)
         if stopping:
             status = status or (code if code > 0 else 0)
+        elif crashes.record_death(time.monotonic()):
+            logger.error(
+                "workers keep dying; stopping the service",
+                extra={"pid": pid, "exit_code": code, "deaths": crashes.limit, "window_s": crashes.window},
+            )
+            stopping = True
+            status = 1
+            forward(signal.SIGTERM, None)
         else:
             logger.error("worker exited; restarting it", extra={"pid": pid, "exit_code": code})
             spawn(index)
