@@ -13,6 +13,7 @@ from app.transport.listener import transport_of
 logger = logging.getLogger("adhoc.access")
 
 RPC_NOTE_KEY = "adhoc.rpc"
+RPC_PATH = "/RPC2"
 
 
 def note_rpc(scope: Scope, **fields: Any) -> None:
@@ -50,5 +51,10 @@ class AccessLog:
                     "peer": transport.peer,
                     "listener": transport.listener,
                 }
-                fields.update(scope.get(RPC_NOTE_KEY, {}))
+                note = scope.get(RPC_NOTE_KEY)
+                if note is not None or scope["path"] == RPC_PATH:
+                    # Every /RPC2 line names the call, its outcome and its fault code (0: none), even when
+                    # the request was refused before the body was read (413, 403).
+                    fields.update(rpc_method="-", outcome="ok" if status < 400 else "refused", fault=0)
+                    fields.update(note or {})
                 logger.info("request", extra=fields)
