@@ -17,6 +17,7 @@ from app.conferences.service import ConferenceService
 from app.conferences.timers import Sweeper
 from app.core.config import Settings
 from app.core.state import AppServices
+from app.device.system_xml import router as system_xml_router
 from app.health import router as health_router
 from app.security.credentials import CredentialChecker
 from app.sip_credentials.endpoints import router as sip_credentials_router
@@ -89,6 +90,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.include_router(health_router)
+    app.include_router(system_xml_router)
     app.include_router(rpc_router)
     app.include_router(global_settings_router)
     app.include_router(sip_credentials_router)

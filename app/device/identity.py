@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from app.core.state import AppServices
 
 # Control plane only: these are the ports we advertise to a manager; media is out of scope.
+MANUFACTURER = "adhoc-bridge project"
 TOTAL_VIDEO_PORTS = 1000
 TOTAL_AUDIO_ONLY_PORTS = 1000
 TOTAL_STREAMING_AND_CONTENT_PORTS = 0

@@ -1,22 +1,28 @@
-"""``device.*`` methods (MCU API 2.9 pp. 59-64)."""
+"""``device.*`` methods (MCU API 2.9 pp. 57-62): query, health.query, network.query."""
 
 from __future__ import annotations
 
+import os
+import socket
 from typing import Any
 
+from app.device import network
 from app.device.identity import (
     TOTAL_AUDIO_ONLY_PORTS,
     TOTAL_STREAMING_AND_CONTENT_PORTS,
     TOTAL_VIDEO_PORTS,
     serial_number,
-    uptime_seconds,
     utc_now,
 )
 from app.version import API_VERSION, BUILD_VERSION, MODEL, SOFTWARE_VERSION
+from app.xmlrpc.codec import INT32_MAX
 from app.xmlrpc.context import CallContext
 from app.xmlrpc.dispatcher import Dispatcher, RpcParams
 
 rpc: Dispatcher[CallContext] = Dispatcher()
+
+# Health monitors of a software bridge: no fans, sensors or RTC battery to go out of spec.
+STATUS_OK = "ok"
 
 
 class NoParams(RpcParams):
@@ -26,7 +32,7 @@ class NoParams(RpcParams):
 @rpc.method("device.query", NoParams)
 async def device_query(_params: NoParams, ctx: CallContext) -> dict[str, Any]:
     started = ctx.services.started_at.replace(microsecond=0, tzinfo=None)
-    return {
+    reply: dict[str, Any] = {
         "currentTime": utc_now(),
         "restartTime": started,
         "serial": serial_number(),
@@ -38,10 +44,96 @@ async def device_query(_params: NoParams, ctx: CallContext) -> dict[str, Any]:
         "clusterType": "unclustered",
         "totalVideoPorts": TOTAL_VIDEO_PORTS,
         "totalAudioOnlyPorts": TOTAL_AUDIO_ONLY_PORTS,
-        "totalStreamingAndContentPorts": TOTAL_STREAMING_AND_CONTENT_PORTS,
         "portReservationMode": "disabled",
-        "shutdownStatus": "none",
+        "shutdownStatus": "notShutdown",
         "rebootRequired": False,
         "finishedBooting": True,
-        "uptime": uptime_seconds(ctx.services),
+    }
+    if TOTAL_STREAMING_AND_CONTENT_PORTS:  # "Only provided if non-zero."
+        reply["totalStreamingAndContentPorts"] = TOTAL_STREAMING_AND_CONTENT_PORTS
+    return reply
+
+
+def cpu_load_percent() -> int:
+    """One-minute load average over the CPUs this process may use, as a percentage (0-100)."""
+    try:
+        load = os.getloadavg()[0]
+    except OSError:
+        return 0
+    cpus = len(os.sched_getaffinity(0)) or 1
+    return max(0, min(100, round(100 * load / cpus)))
+
+
+@rpc.method("device.health.query", NoParams)
+async def device_health_query(_params: NoParams, _ctx: CallContext) -> dict[str, Any]:
+    return {
+        "cpuLoad": cpu_load_percent(),
+        # Control plane only: this bridge processes no media itself.
+        "mediaLoad": 0,
+        "audioLoad": 0,
+        "videoLoad": 0,
+        "fanStatus": STATUS_OK,
+        "fanStatusWorst": STATUS_OK,
+        "temperatureStatus": STATUS_OK,
+        "temperatureStatusWorst": STATUS_OK,
+        "rtcBatteryStatus": STATUS_OK,
+        "rtcBatteryStatusWorst": STATUS_OK,
+        "voltagesStatus": STATUS_OK,
+        "voltagesStatusWorst": STATUS_OK,
+        "operationalStatus": "active",
+    }
+
+
+def _int32(value: int) -> int:
+    """XML-RPC integers are 32-bit; the guide's ``*64`` string members carry the full counts."""
+    return min(value, INT32_MAX)
+
+
+def _port_a(interface: str, gateway: str) -> dict[str, Any]:
+    address, netmask = network.interface_ipv4(interface)
+    stats = network.counters(interface)
+    return {
+        "enabled": True,
+        "ipv4Enabled": True,
+        "ipv6Enabled": False,
+        "linkStatus": network.link_up(interface),
+        "speed": network.link_speed(interface),
+        "fullDuplex": True,
+        "macAddress": network.mac_address(interface),
+        "packetsSent": _int32(stats.packets_sent),
+        "packetsReceived": _int32(stats.packets_received),
+        "multicastPacketsSent": 0,
+        "multicastPacketsReceived": _int32(stats.multicast_received),
+        "bytesSent": _int32(stats.bytes_sent),
+        "bytesReceived": _int32(stats.bytes_received),
+        "queueDrops": _int32(stats.receive_drops + stats.transmit_drops),
+        "collisions": _int32(stats.collisions),
+        "transmitErrors": _int32(stats.transmit_errors),
+        "receiveErrors": _int32(stats.receive_errors),
+        "bytesSent64": str(stats.bytes_sent),
+        "bytesReceived64": str(stats.bytes_received),
+        "dhcpv4": False,
+        "ipv4Address": address,
+        "ipv4SubnetMask": netmask,
+        "defaultIpv4Gateway": gateway,
+    }
+
+
+_DISABLED_PORT: dict[str, Any] = {"enabled": False, "ipv4Enabled": False, "ipv6Enabled": False, "linkStatus": False}
+
+
+@rpc.method("device.network.query", NoParams)
+async def device_network_query(_params: NoParams, _ctx: CallContext) -> dict[str, Any]:
+    route = network.default_route()
+    resolver = network.resolver()
+    servers = (*resolver.name_servers, "", "")
+    return {
+        "dns": {
+            "hostName": socket.gethostname(),
+            "nameServer": servers[0],
+            "nameServerSecondary": servers[1],
+            "domainName": resolver.domain,
+        },
+        "portA": _port_a(*route) if route else dict(_DISABLED_PORT),
+        "portB": dict(_DISABLED_PORT),
     }
