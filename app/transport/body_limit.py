@@ -43,18 +43,27 @@ class BodyLimit:
                     return
         received = 0
         started = False
+        overflowed = False
 
         async def limited_receive() -> Message:
-            nonlocal received
+            nonlocal received, overflowed
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.limit:
+                    overflowed = True
                     raise _TooLarge
             return message
 
         async def tracking_send(message: Message) -> None:
             nonlocal started
+            if overflowed:
+                # Starlette's error middleware answers our exception with a 500 before re-raising it:
+                # whatever the app tries to send once the cap is passed becomes the 413.
+                if message["type"] == "http.response.start" and not started:
+                    started = True
+                    await self._reject(send)
+                return
             if message["type"] == "http.response.start":
                 started = True
             await send(message)
