@@ -13,6 +13,8 @@ from app.sip_credentials.service import CredentialView
 from app.sip_credentials.validation import PASSWORD_MAX, REALM_MAX, USERNAME_MAX, check_field
 
 RESOURCE_PATH = "/api/admin/configuration/v1/sip_credential/"
+# What the documentation states about every field (validation.py enforces it, lone surrogates included).
+NO_CONTROL_CHARACTERS = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"
 
 
 def _rule(field: str) -> AfterValidator:
@@ -29,7 +31,7 @@ Realm = Annotated[
     _rule("realm"),
     Field(
         description="Protection space of the challenging registrar or proxy; case sensitive, matched byte for byte.",
-        json_schema_extra={"minLength": 1, "maxLength": REALM_MAX},
+        json_schema_extra={"minLength": 1, "maxLength": REALM_MAX, "pattern": NO_CONTROL_CHARACTERS},
     ),
 ]
 Username = Annotated[
@@ -37,7 +39,7 @@ Username = Annotated[
     _rule("username"),
     Field(
         description="Username presented for the realm; case sensitive.",
-        json_schema_extra={"minLength": 1, "maxLength": USERNAME_MAX},
+        json_schema_extra={"minLength": 1, "maxLength": USERNAME_MAX, "pattern": NO_CONTROL_CHARACTERS},
     ),
 ]
 Password = Annotated[
@@ -45,7 +47,12 @@ Password = Annotated[
     AfterValidator(_check_password),
     Field(
         description="Write-only: stored encrypted, never returned.",
-        json_schema_extra={"minLength": 1, "maxLength": PASSWORD_MAX, "writeOnly": True},
+        json_schema_extra={
+            "minLength": 1,
+            "maxLength": PASSWORD_MAX,
+            "pattern": NO_CONTROL_CHARACTERS,
+            "writeOnly": True,
+        },
     ),
 ]
 
