@@ -23,6 +23,9 @@ from app.security.credentials import CredentialChecker
 from app.sip_credentials.endpoints import router as sip_credentials_router
 from app.sip_credentials.keyring import open_keyring
 from app.sip_credentials.service import SipCredentialService
+from app.sip_registration.endpoints import router as sip_registration_router
+from app.sip_registration.hook import RegistrationHook
+from app.sip_registration.reconciler import RegistrationCoordinator
 from app.storage.database import Database
 from app.version import SOFTWARE_VERSION
 from app.xmlrpc.endpoint import router as rpc_router
@@ -65,17 +68,22 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = build_services(settings)
+        registration = RegistrationCoordinator(services.database, settings.sip, services.sip_credentials.credential_for)
+        services.sip_registration = registration
         services.conferences = ConferenceService(
             services.database,
             max_conferences=settings.conferences.max_conferences,
             max_participants=settings.conferences.max_participants,
+            hook=RegistrationHook(registration),
         )
         conference_timers = Sweeper(services.conferences)
         app.state.services = services
         conference_timers.start()
+        registration.start()
         try:
             yield
         finally:
+            await registration.stop()
             await conference_timers.stop()
             await services.database.dispose()
 
@@ -94,4 +102,5 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(rpc_router)
     app.include_router(global_settings_router)
     app.include_router(sip_credentials_router)
+    app.include_router(sip_registration_router)
     return app

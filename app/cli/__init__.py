@@ -7,14 +7,19 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from app.cli import config_commands, serve_command
+from app.cli import config_commands, serve_command, sip_options
 from app.sip_credentials import cli as sip_credentials_cli
 
 CommandHandler = Callable[[argparse.Namespace], int]
 # Each module adds its subcommands to the parser and returns {name: handler}.
 Registrar = Callable[[Any], dict[str, CommandHandler]]
 
-COMMAND_MODULES: list[Registrar] = [serve_command.register, config_commands.register, sip_credentials_cli.register]
+COMMAND_MODULES: list[Registrar] = [
+    serve_command.register,
+    config_commands.register,
+    sip_credentials_cli.register,
+    sip_options.register,
+]
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, CommandHandler]]:

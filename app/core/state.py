@@ -11,6 +11,7 @@ from app.conferences.service import ConferenceService
 from app.core.config import Settings
 from app.security.credentials import CredentialChecker
 from app.sip_credentials.service import SipCredentialService
+from app.sip_registration.reconciler import RegistrationCoordinator
 from app.storage.database import Database
 
 
@@ -23,6 +24,7 @@ class AppServices:
     database: Database
     sip_credentials: SipCredentialService
     conferences: ConferenceService | None = None
+    sip_registration: RegistrationCoordinator | None = None
 
 
 def services_of(request: Request) -> AppServices:

@@ -1,0 +1,1 @@
+"""Conference aliases at the SIP registrar: one owner (lease), reconciliation, persisted status, admin view."""
