@@ -79,7 +79,9 @@ def test_two_workers_serve_both_ports_and_exit_0(bridge_factory: BridgeFactory) 
     for http in (False, True):
         for _ in range(10):
             with bridge.rpc(http=http) as proxy:
-                assert proxy.device.query(auth())["apiVersion"] == "2.9"
+                reply = proxy.device.query(auth())
+                assert isinstance(reply, dict)
+                assert reply["apiVersion"] == "2.9"
     served_by = {
         int(line.split("[")[1].split("]")[0])
         for line in bridge.log_text().splitlines()
