@@ -1,0 +1,92 @@
+"""Settings precedence (defaults < TOML < environment) and start-up errors: exit 2, one plain stderr line."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from passlib.hash import pbkdf2_sha256
+
+from tests.support.bridge import REPO_ROOT, base_env, free_port
+
+
+def _run(
+    tmp_path: Path, *args: str, toml: str | None = None, env: dict[str, str | None] | None = None
+) -> subprocess.CompletedProcess[str]:
+    environment = base_env(tmp_path / "data", free_port(), free_port())
+    if toml is not None:
+        settings_file = tmp_path / "settings.toml"
+        settings_file.write_text(toml)
+        environment["ADHOC_SETTINGS_FILE"] = str(settings_file)
+    for key, value in (env or {}).items():
+        if value is None:
+            environment.pop(key, None)
+        else:
+            environment[key] = value
+    return subprocess.run(
+        [sys.executable, "-m", "app", *args], cwd=REPO_ROOT, env=environment, capture_output=True, text=True, timeout=60
+    )
+
+
+def _effective(tmp_path: Path, **kwargs: Any) -> dict[str, Any]:
+    done = _run(tmp_path, "check-config", **kwargs)
+    assert done.returncode == 0, done.stderr
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
+def test_toml_overrides_defaults_and_environment_overrides_toml(tmp_path: Path) -> None:
+    toml = (
+        '[server]\nworkers = 3\nhttp_port = 18080\n[log]\nformat = "json"\n[external_system]\nusername = "toml-user"\n'
+    )
+    effective = _effective(
+        tmp_path,
+        toml=toml,
+        env={"ADHOC_SERVER__WORKERS": "5", "ADHOC_SERVER__HTTP_PORT": None, "ADHOC_EXTERNAL_SYSTEM__USERNAME": None},
+    )
+    assert effective["server"]["workers"] == 5  # env beats TOML
+    assert effective["server"]["http_port"] == 18080  # TOML beats the default
+    assert effective["log"]["format"] == "json"
+    assert effective["external_system"]["username"] == "toml-user"
+    assert effective["server"]["trusted_proxies"] == []  # default
+    assert effective["external_system"]["enable_http_access"] is False
+
+
+START_UP_ERRORS = {
+    "unknown-key": ({"toml": "[server]\nhttps_prot = 1\n"}, "server.https_prot: unknown key"),
+    "unknown-section": ({"toml": "[sever]\nhost = 'x'\n"}, "sever: unknown key"),
+    "bad-type": ({"env": {"ADHOC_SERVER__HTTPS_PORT": "not-a-port"}}, "server.https_port"),
+    "bad-type-toml": ({"toml": '[server]\nworkers = "many"\n'}, "server.workers"),
+    "bad-value": ({"env": {"ADHOC_SERVER__HTTPS_PORT": "70000"}}, "server.https_port"),
+    "bad-log-format": ({"env": {"ADHOC_LOG__FORMAT": "xml"}}, "log.format"),
+    "bad-proxy": ({"env": {"ADHOC_SERVER__TRUSTED_PROXIES": "10.0.0.300"}}, "server.trusted_proxies"),
+    "password-and-hash": (
+        {"env": {"ADHOC_EXTERNAL_SYSTEM__PASSWORD_HASH": pbkdf2_sha256.hash("x")}},
+        "external_system: set either password or password_hash, not both",
+    ),
+    "unsupported-hash": (
+        {"env": {"ADHOC_EXTERNAL_SYSTEM__PASSWORD": None, "ADHOC_EXTERNAL_SYSTEM__PASSWORD_HASH": "md5$abc"}},
+        "external_system: password_hash is not an argon2, bcrypt or pbkdf2_sha256 hash",
+    ),
+    "missing-file": ({"env": {"ADHOC_SETTINGS_FILE": "/nonexistent/settings.toml"}}, "ADHOC_SETTINGS_FILE"),
+    "invalid-toml": ({"toml": "[server\nhost = \n"}, "not valid TOML"),
+}
+
+
+@pytest.mark.parametrize("command", ["serve", "check-config"])
+@pytest.mark.parametrize(("kwargs", "expected"), START_UP_ERRORS.values(), ids=START_UP_ERRORS.keys())
+def test_start_up_errors_exit_2_with_one_plain_line(
+    tmp_path: Path, command: str, kwargs: dict[str, Any], expected: str
+) -> None:
+    done = _run(tmp_path, command, **kwargs)
+    assert done.returncode == 2
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("configuration error: ")
+    assert expected in lines[0]
+    assert "Traceback" not in done.stderr
+    assert done.stdout == ""
