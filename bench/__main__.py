@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import secrets
 import shutil
 import sys
 import tempfile
@@ -14,27 +13,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from app.security.passwords import hash_password
-from bench.auth_cost import measure_auth
-from bench.load import LoadResult, LoadSpec
+from bench.auth_cost import AuthCost, measure_auth
 from bench.populate import TEMPLATE_NAME, copy_template
 from bench.probe import call
-from bench.processes import ALL_CPUS, LOAD_CPUS, SERVER_CPUS, Server, start_baseline, start_service
-from bench.report import HEADER, Row, Summary, Target, format_row, ratio
-from bench.runner import capture_reply, run_load
+from bench.processes import ALL_CPUS, LOAD_CPUS, SERVER_CPUS, Server, start_baseline
+from bench.report import HEADER, Step, Summary, Target, ratio
+from bench.runner import capture_reply
 from bench.scenarios import CYCLE_ID_BASE, Credentials
+from bench.session import LIVE_LARGE, PASSWORD, USER, Session, say
 
 CONNECTIONS = (1, 8, 32)
 LIVE_SMALL = 10
-LIVE_LARGE = 100_000
 SCALE_CONNECTIONS = 8
-WARM_CONNECTIONS = 8
-USER = "cucm-bench"
-PASSWORD = "bench-Ext-pa55"  # a throwaway credential for this run only; the service gets its argon2 hash
 DB_NAME = "adhoc-bridge.db"
-
-
-def say(text: str) -> None:
-    print(text, flush=True)
 
 
 def machine() -> str:
@@ -47,67 +38,14 @@ def machine() -> str:
     except OSError:
         pass
     return (
-        f"{model}, {os.cpu_count()} CPUs, Linux {platform.release()}, Python {platform.python_version()}; "
-        f"pinning: one-worker servers on CPU {SERVER_CPUS}, load generator on CPU {LOAD_CPUS} (taskset); "
-        f"workers comparison: service on CPUs {ALL_CPUS}, load generator on CPU {LOAD_CPUS}"
+        f"{model}, {os.cpu_count()} CPUs, Linux {platform.release()}, Python {platform.python_version()}, "
+        f"load average at start {os.getloadavg()[0]:.2f}\n"
+        f"pinning (taskset): one-worker servers (baseline, service) on CPU {SERVER_CPUS}, load generator on CPU "
+        f"{LOAD_CPUS}; workers comparison: service on CPUs {ALL_CPUS}, load generator on CPU {LOAD_CPUS}"
     )
 
 
-@dataclass
-class Run:
-    work: Path
-    duration: float
-    password_hash: str
-    servers: list[Server] = field(default_factory=list)
-    rows: list[Row] = field(default_factory=list)
-    cold_starts: list[tuple[str, LoadResult]] = field(default_factory=list)
-
-    def credentials_env(self) -> dict[str, str]:
-        return {
-            "ADHOC_EXTERNAL_SYSTEM__USERNAME": USER,
-            "ADHOC_EXTERNAL_SYSTEM__PASSWORD_HASH": self.password_hash,
-            "ADHOC_ADMIN__PASSWORD_HASH": self.password_hash,
-            # Room for 100,000 live conferences plus the cycles in flight on top of them.
-            "ADHOC_CONFERENCES__MAX_CONFERENCES": str(LIVE_LARGE + 64),
-        }
-
-    def service(self, name: str, *, workers: int = 1, cpus: str = SERVER_CPUS) -> Server:
-        server = start_service(self.work / name, self.credentials_env(), workers=workers, cpus=cpus, name=name)
-        self.servers.append(server)
-        # Warm every worker's credential cache before measuring: on a cold cache each concurrent first
-        # request runs its own argon2 verify (2 at a time per process). 8 fresh connections reach both workers.
-        spec = self.spec(server, "device_query", WARM_CONNECTIONS, duration=0.5, warmup=0.0)
-        self.cold_starts.append((name, run_load(spec)))
-        return server
-
-    def stop(self, server: Server) -> None:
-        server.stop()
-        if server in self.servers:
-            self.servers.remove(server)
-
-    def spec(self, server: Server, scenario: str, connections: int, **extra: object) -> LoadSpec:
-        settings: dict[str, object] = {"duration": self.duration, **extra}
-        return LoadSpec(
-            port=server.port,
-            cafile=str(server.cafile),
-            scenario=scenario,
-            connections=connections,
-            user=USER,
-            password=PASSWORD,
-            tag=secrets.token_hex(3),  # conference names stay unique across steps and within 31 characters
-            **settings,  # type: ignore[arg-type]
-        )
-
-    def load(self, server: Server, scenario: str, connections: int, **extra: object) -> LoadResult:
-        return run_load(self.spec(server, scenario, connections, **extra))
-
-    def record(self, label: str, result: LoadResult | None, baseline: LoadResult | None = None, note: str = "") -> None:
-        row = Row(label, result, baseline, note)
-        self.rows.append(row)
-        say(format_row(row))
-
-
-def _conferences_available(server: Server) -> str | None:
+def conferences_unavailable(server: Server) -> str | None:
     """None when create/status/destroy all work, else why not."""
     probe_name = "bench-probe"
     for method, params in (
@@ -121,141 +59,163 @@ def _conferences_available(server: Server) -> str | None:
     return None
 
 
-def bench(run: Run) -> Summary:
-    say(f"machine: {machine()}")
-    say(f"run: {run.duration:g} s measured per step after a 1 s warm-up; keep-alive HTTPS, verified TLS")
+@dataclass
+class Figures:
+    base: dict[int, Step] = field(default_factory=dict)
+    device_query: dict[int, Step] = field(default_factory=dict)
+    cycle: dict[int, Step] = field(default_factory=dict)
+    scale_small: Step | None = None
+    scale_large: Step | None = None
+    enum_small: Step | None = None
+    enum_large: dict[int, Step] = field(default_factory=dict)
+    rss_mb: float | None = None
+    live_large: int = 0
+    workers_dq: dict[int, Step] = field(default_factory=dict)
+    workers_cycle: dict[int, Step] = field(default_factory=dict)
 
-    auth = measure_auth(USER, PASSWORD, run.password_hash)
 
-    service = run.service("service")
-    device_query = Credentials(USER, PASSWORD).call(f"127.0.0.1:{service.port}", "device.query")
-    reply = capture_reply(service.port, service.cafile, device_query)
+def against_baseline(run: Session, service: Server, figures: Figures, unavailable: str | None) -> None:
+    """Baseline, device.query and the ad hoc cycle at 1, 8 and 32 connections, interleaved."""
+    request = Credentials(USER, PASSWORD).call(f"127.0.0.1:{service.port}", "device.query")
+    reply = capture_reply(service.port, service.cafile, request)
     body_file = run.work / "device-query-reply.xml"
     body_file.write_bytes(reply)
-    baseline = start_baseline(run.work, service.cafile, service.cafile.with_name("tls-key.pem"), body_file)
-    run.servers.append(baseline)
-    say(f"baseline reply: {len(reply)} bytes (a device.query reply captured from the service)")
-    unavailable = _conferences_available(service)
-    if unavailable:
-        say(f"conference methods unavailable ({unavailable}): cycle, scale and enumerate steps are n/a")
-    say("")
-
+    keyfile = service.cafile.with_name("tls-key.pem")
+    baseline = run.adopt(start_baseline(run.work, service.cafile, keyfile, body_file))
+    say(f"baseline reply: {len(reply)} bytes (a device.query reply captured from the service)\n")
     say(HEADER)
     say("-" * len(HEADER))
-    base_at: dict[int, LoadResult] = {}
-    ours_dq: dict[int, LoadResult] = {}
-    ours_cycle: dict[int, LoadResult] = {}
     for connections in CONNECTIONS:
-        base_at[connections] = run.load(baseline, "device_query", connections)
-        run.record("baseline (fixed reply)", base_at[connections])
-        ours_dq[connections] = run.load(service, "device_query", connections)
-        run.record("device.query", ours_dq[connections], base_at[connections])
+        base = figures.base[connections] = run.load(baseline, "device_query", connections)
+        run.record("baseline (fixed reply)", base)
+        figures.device_query[connections] = run.load(service, "device_query", connections)
+        run.record("device.query", figures.device_query[connections], base)
         if unavailable:
-            run.record("cycle create+status+destroy", None, note=unavailable)
+            run.record("ad hoc cycle (create+status+destroy)", None, note=unavailable)
         else:
-            ours_cycle[connections] = run.load(service, "cycle", connections)
-            run.record("cycle create+status+destroy", ours_cycle[connections], base_at[connections])
+            figures.cycle[connections] = run.load(service, "cycle", connections)
+            run.record("ad hoc cycle (create+status+destroy)", figures.cycle[connections], base)
     run.stop(baseline)
 
-    scale_small = scale_large = enum_small = None
-    enum_large: dict[int, LoadResult] = {}
-    rss_mb: float | None = None
-    if not unavailable:
-        assert (
-            call(
-                service.port,
-                service.cafile,
-                USER,
-                PASSWORD,
-                "conference.create",
-                conferenceName=TEMPLATE_NAME,
-                numericId=str(CYCLE_ID_BASE - 2),
-            )
-            is None
-        )
-        run.load(service, "populate", 1, populate_total=LIVE_SMALL - 1)
-        scale_small = run.load(service, "create_destroy", SCALE_CONNECTIONS)
-        run.record(f"create+destroy, {LIVE_SMALL} live", scale_small, base_at[SCALE_CONNECTIONS])
-        enum_small = run.load(service, "enumerate", 32)
-        run.record(f"enumerate page, {LIVE_SMALL} live", enum_small, base_at[32])
-        run.stop(service)
-        began = time.monotonic()
-        live = copy_template(service.cafile.parent / DB_NAME, LIVE_LARGE - LIVE_SMALL, LIVE_SMALL - 1)
-        say(f"-- populated to {live} live conferences (SQL copy of a template row) in {time.monotonic() - began:.1f} s")
-        service = run.service("service")
-        scale_large = run.load(service, "create_destroy", SCALE_CONNECTIONS)
-        run.record(f"create+destroy, {live} live", scale_large, base_at[SCALE_CONNECTIONS])
-        for connections in CONNECTIONS:
-            enum_large[connections] = run.load(service, "enumerate", connections)
-            run.record(f"enumerate page, {live} live", enum_large[connections], base_at[connections])
-        rss_mb = service.peak_rss_mb()
-    run.stop(service)
 
-    workers: dict[int, LoadResult] = {}
-    workers_dq: dict[int, LoadResult] = {}
+def at_scale(run: Session, service: Server, figures: Figures) -> Server:
+    """create+destroy with 10 live conferences, then with 100,000; enumerate pages; peak RSS."""
+    assert call(service.port, service.cafile, USER, PASSWORD, "conference.create", conferenceName=TEMPLATE_NAME,
+                numericId=str(CYCLE_ID_BASE - 2)) is None  # fmt: skip
+    run.load(service, "populate", 1, populate_total=LIVE_SMALL - 1)
+    base = figures.base[SCALE_CONNECTIONS]
+    figures.scale_small = run.load(service, "create_destroy", SCALE_CONNECTIONS)
+    run.record(f"create+destroy, {LIVE_SMALL} live", figures.scale_small, base)
+    figures.enum_small = run.load(service, "enumerate", 32)
+    run.record(f"enumerate page, {LIVE_SMALL} live", figures.enum_small, figures.base[32])
+    run.stop(service)
+    began = time.monotonic()
+    figures.live_large = copy_template(service.cafile.parent / DB_NAME, LIVE_LARGE - LIVE_SMALL, LIVE_SMALL - 1)
+    say(f"-- {figures.live_large} live conferences (SQL copies of a template row) in {time.monotonic() - began:.1f} s")
+    service = run.service("service")
+    figures.scale_large = run.load(service, "create_destroy", SCALE_CONNECTIONS)
+    run.record(f"create+destroy, {figures.live_large} live", figures.scale_large, base)
+    for connections in CONNECTIONS:
+        figures.enum_large[connections] = run.load(service, "enumerate", connections)
+        run.record(
+            f"enumerate page, {figures.live_large} live", figures.enum_large[connections], figures.base[connections]
+        )
+    figures.rss_mb = service.peak_rss_mb()
+    return service
+
+
+def workers(run: Session, figures: Figures, unavailable: str | None) -> None:
     for count in (1, 2):
         server = run.service(f"workers{count}", workers=count, cpus=ALL_CPUS)
-        workers_dq[count] = run.load(server, "device_query", 32)
-        run.record(f"device.query, {count} worker(s), CPUs {ALL_CPUS}", workers_dq[count], base_at[32])
+        figures.workers_dq[count] = run.load(server, "device_query", 32)
+        run.record(f"device.query, {count} worker(s), CPUs {ALL_CPUS}", figures.workers_dq[count])
         if not unavailable:
-            workers[count] = run.load(server, "cycle", 32)
-            run.record(f"cycle, {count} worker(s), CPUs {ALL_CPUS}", workers[count], base_at[32])
+            figures.workers_cycle[count] = run.load(server, "cycle", 32)
+            run.record(f"ad hoc cycle, {count} worker(s), CPUs {ALL_CPUS}", figures.workers_cycle[count])
         run.stop(server)
 
-    request_seconds = 1 / ours_dq[32].rps if ours_dq[32].rps else 0.0
-    auth_share = (auth.hit_us / 1e6) / request_seconds if request_seconds else 0.0
+
+def conclude(run: Session, figures: Figures, auth: AuthCost) -> Summary:
+    dq32, base32, cycle32 = figures.device_query[32], figures.base[32], figures.cycle.get(32)
+    request_us = dq32.server_us
+    auth_share = auth.hit_us / request_us if request_us else 0.0
     say("")
     say(
         f"auth: cache hit {auth.hit_us:.1f} us, cache miss (argon2 verify) {auth.miss_ms:.1f} ms "
-        f"(miss/hit {auth.miss_ms * 1000 / auth.hit_us:.0f}x); device.query server time per request "
-        f"{request_seconds * 1e6:.0f} us (1/rps at 32 connections, one worker on one CPU)"
+        f"({auth.miss_ms * 1000 / auth.hit_us:.0f}x a hit); device.query costs the server {request_us:.0f} us CPU "
+        f"per request, so a cache hit is {auth_share:.1%} of it"
     )
-    scale_ratio = ratio(scale_small.rps, scale_large.rps) if scale_small and scale_large else None
-    if scale_small and scale_large:
-        say(
-            f"create+destroy: {2e6 / scale_small.rps:.0f} us per pair at {LIVE_SMALL} live, "
-            f"{2e6 / scale_large.rps:.0f} us at {LIVE_LARGE}; "
-            f"p50 {scale_small.p50_ms:.2f} -> {scale_large.p50_ms:.2f} ms"
-        )
-    if enum_small and enum_large:
-        say(f"enumerate: page cost at {LIVE_LARGE} / at {LIVE_SMALL} = {ratio(enum_small.rps, enum_large[32].rps):.2f}")
     for name, cold in run.cold_starts:
         say(
-            f"cold start of {name} (empty auth cache, {cold.connections} connections): {cold.requests} requests, "
+            f"cold start of {name} (empty auth cache, {cold.connections} new connections at once): "
             f"p50 {cold.p50_ms:.0f} ms, p99 {cold.p99_ms:.0f} ms"
         )
-    if rss_mb is not None:
-        say(f"peak RSS (VmHWM, all service processes) after the {LIVE_LARGE:,} steps: {rss_mb:.0f} MiB")
-    cycle_basis = workers if workers else workers_dq
-    workers2 = ratio(cycle_basis[2].rps, cycle_basis[1].rps)
-    dq32, cycle32 = ours_dq[32], ours_cycle.get(32)
-    say("")
-    say("targets:")
+    scale_ratio = None
+    small, large = figures.scale_small, figures.scale_large
+    if small and large:
+        # The cost is taken as the worse of server CPU per request and wall time per request (1/req/s).
+        by_cpu, by_rate = ratio(large.server_us, small.server_us), ratio(small.rps, large.rps)
+        scale_ratio = max(by_cpu, by_rate)
+        say(
+            f"create+destroy: server CPU per request {small.server_us:.0f} us at {LIVE_SMALL} live, "
+            f"{large.server_us:.0f} us at {figures.live_large} ({by_cpu:.2f}x); req/s {small.rps:.0f} -> "
+            f"{large.rps:.0f} ({by_rate:.2f}x the time)"
+        )
+    if figures.enum_small and figures.enum_large:
+        enum_small, enum_large = figures.enum_small, figures.enum_large[32]
+        say(
+            f"enumerate page (24 conferences): server CPU {enum_small.server_us:.0f} us at {LIVE_SMALL} live, "
+            f"{enum_large.server_us:.0f} us at {figures.live_large}"
+        )
+    if figures.rss_mb is not None:
+        say(f"peak RSS (VmHWM, all service processes) after the {figures.live_large:,} steps: {figures.rss_mb:.0f} MiB")
+    cycle_cpu_ratio = ratio(base32.server_us, cycle32.server_us) if cycle32 else None
+    basis = figures.workers_cycle or figures.workers_dq
+    workers2 = ratio(basis[2].rps, basis[1].rps)
+    say("\ntargets (req/s ratios are what the summary reports; CPU-per-request ratios resist a noisy machine):")
     targets = [
-        Target("device.query rps / baseline at 32 conns", ratio(dq32.rps, base_at[32].rps), 0.60, True),
+        Target("device.query req/s / baseline, 32 conns", ratio(dq32.rps, base32.rps), 0.60, True),
+        Target("  same by server CPU per request", ratio(base32.server_us, dq32.server_us), 0.60, True),
         Target(
-            "ad hoc cycle rps / baseline at 32 conns",
-            ratio(cycle32.rps, base_at[32].rps) if cycle32 else None,
-            0.40,
-            True,
+            "ad hoc cycle req/s / baseline, 32 conns", ratio(cycle32.rps, base32.rps) if cycle32 else None, 0.40, True
         ),
-        Target("device.query p99 at 32 conns", dq32.p99_ms, 10, False, " ms"),
-        Target("ad hoc cycle p99 at 32 conns", cycle32.p99_ms if cycle32 else None, 10, False, " ms"),
+        Target("  same by server CPU per request", cycle_cpu_ratio, 0.40, True),
+        Target("device.query p99, 32 conns", dq32.result.p99_ms, 10, False, " ms"),
+        Target("ad hoc cycle p99, 32 conns", cycle32.result.p99_ms if cycle32 else None, 10, False, " ms"),
         Target("auth share of request time (cache hit)", auth_share, 0.05, False),
-        Target("create+destroy cost 100k / 10", scale_ratio, 1.2, False),
-        Target("peak RSS at 100k", rss_mb, 200, False, " MiB"),
-        Target(f"2 workers / 1 ({'cycle' if workers else 'device.query'})", workers2, 1.3, True),
+        Target("create+destroy cost 100k / 10 (worse of CPU, time)", scale_ratio, 1.2, False),
+        Target("peak RSS at 100k", figures.rss_mb, 200, False, " MiB"),
+        Target(
+            f"2 workers / 1 ({'ad hoc cycle' if figures.workers_cycle else 'device.query'}) req/s", workers2, 1.3, True
+        ),
     ]
     for target in targets:
         say(target.line())
     return Summary(
-        device_query_ratio=ratio(dq32.rps, base_at[32].rps),
-        adhoc_cycle_ratio=ratio(cycle32.rps, base_at[32].rps) if cycle32 else 0.0,
+        device_query_ratio=ratio(dq32.rps, base32.rps),
+        adhoc_cycle_ratio=ratio(cycle32.rps, base32.rps) if cycle32 else 0.0,
         auth_share=auth_share,
         scale_ratio=scale_ratio or 0.0,
-        rss_mb=rss_mb or 0.0,
+        rss_mb=figures.rss_mb or 0.0,
         workers2_ratio=workers2,
     )
+
+
+def bench(run: Session) -> Summary:
+    say(f"machine: {machine()}")
+    say(f"each step: 1 s warm-up, {run.duration:g} s measured; keep-alive HTTPS with verified TLS; closed loop")
+    auth = measure_auth(USER, PASSWORD, run.password_hash)
+    figures = Figures()
+    service = run.service("service")
+    unavailable = conferences_unavailable(service)
+    if unavailable:
+        say(f"conference methods unavailable ({unavailable}): cycle, scale and enumerate steps are n/a")
+    against_baseline(run, service, figures, unavailable)
+    if not unavailable:
+        service = at_scale(run, service, figures)
+    run.stop(service)
+    workers(run, figures, unavailable)
+    return conclude(run, figures, auth)
 
 
 def main(argv: list[str]) -> int:
@@ -268,17 +228,16 @@ def main(argv: list[str]) -> int:
         return 2
     began = time.monotonic()
     work = Path(tempfile.mkdtemp(prefix="adhoc-bench-"))
-    run = Run(work=work, duration=args.duration, password_hash=hash_password(PASSWORD))
+    run = Session(work=work, duration=args.duration, password_hash=hash_password(PASSWORD))
     try:
         summary = bench(run)
     finally:
-        for server in list(run.servers):
-            run.stop(server)
+        run.stop_all()
         if args.keep:
             say(f"work directory kept: {work}")
         else:
             shutil.rmtree(work, ignore_errors=True)
-    say(f"elapsed: {time.monotonic() - began:.0f} s")
+    say(f"elapsed: {time.monotonic() - began:.0f} s; load average at end {os.getloadavg()[0]:.2f}")
     say(summary.line())
     return 0
 

@@ -58,6 +58,8 @@ class LoadResult:
     p99_ms: float = 0.0
     mean_ms: float = 0.0
     client_cpu: float = 0.0  # load-generator CPU seconds per wall second (1.0 = its core saturated)
+    client_cpu_seconds: float = 0.0
+    completed: int = 0  # every reply, warm-up and wind-down included (for server CPU per request)
     outcomes: dict[str, int] = field(default_factory=dict)
     connection_errors: int = 0
 
@@ -139,6 +141,7 @@ def _script(spec: LoadSpec, connection: int) -> Script:
 class _Tally:
     def __init__(self) -> None:
         self.latencies: list[float] = []
+        self.completed = 0
         self.outcomes: Counter[str] = Counter()
         self.connection_errors = 0
 
@@ -163,6 +166,7 @@ async def _drive(
             status, body = await protocol.exchange(request)
             finished = time.perf_counter()
             outcome = script.on_response(status, body)
+            tally.completed += 1
             if start <= sent < stop:
                 tally.latencies.append(finished - sent)
                 if outcome is not None:
@@ -210,6 +214,8 @@ async def run_load(spec: LoadSpec) -> LoadResult:
         p99_ms=round(_percentile(ordered, 0.99) * 1000, 3),
         mean_ms=round(sum(ordered) / len(ordered) * 1000, 3) if ordered else 0.0,
         client_cpu=round(cpu / (ended - began), 2) if ended > began else 0.0,
+        client_cpu_seconds=round(cpu, 3),
+        completed=tally.completed,
         outcomes=dict(tally.outcomes),
         connection_errors=tally.connection_errors,
     )

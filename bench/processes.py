@@ -20,6 +20,16 @@ LOAD_CPUS = "1"  # ... the load generator on CPU 1
 ALL_CPUS = "0,1"  # the workers comparison lets the service use both (the load generator stays on CPU 1)
 
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def busy_cpu_seconds() -> float:
+    """CPU time spent busy by the whole machine (all CPUs, all processes) since boot."""
+    values = [int(value) for value in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    return (sum(values[:8]) - idle) / CLOCK_TICKS
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -79,6 +89,17 @@ class Server:
                 if line.startswith("VmHWM:"):
                     total_kib += int(line.split()[1])
         return total_kib / 1024
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of every server process so far."""
+        ticks = 0
+        for pid in self.pids():
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            ticks += int(fields[11]) + int(fields[12])
+        return ticks / CLOCK_TICKS
 
     def stop(self, timeout: float = 30) -> None:
         if self.process.poll() is None:

@@ -12,10 +12,23 @@ def ratio(ours: float, base: float) -> float:
 
 
 @dataclass(frozen=True)
+class Step:
+    """One load step: the load generator's figures plus what the server and the machine spent meanwhile."""
+
+    result: LoadResult
+    server_us: float  # server CPU time (all its processes) per completed request, in microseconds
+    others: float  # share of the machine's CPUs busy with other processes during the step (0..1)
+
+    @property
+    def rps(self) -> float:
+        return self.result.rps
+
+
+@dataclass(frozen=True)
 class Row:
     label: str
-    result: LoadResult | None  # None: not measured (method not available)
-    baseline: LoadResult | None = None
+    step: Step | None  # None: not measured (method not available)
+    baseline: Step | None = None
     note: str = ""
 
 
@@ -27,22 +40,26 @@ def _outcomes(result: LoadResult) -> str:
 
 
 HEADER = (
-    f"{'scenario':<34} {'conns':>5} {'req/s':>9} {'x base':>7} {'p50 ms':>8} {'x base':>7} "
-    f"{'p99 ms':>8} {'x base':>7} {'lg cpu':>6}  errors"
+    f"{'scenario':<36} {'conns':>5} {'req/s':>8} {'x base':>6} {'p50 ms':>8} {'x base':>6} "
+    f"{'p99 ms':>8} {'x base':>6} {'srv us/req':>10} {'x base':>6} {'lg cpu':>6} {'other':>5}  errors"
 )
 
 
+def _times(ours: float, base: float | None) -> str:
+    return f"{ratio(ours, base):6.2f}" if base else f"{'':>6}"
+
+
 def format_row(row: Row) -> str:
-    result = row.result
-    if result is None:
-        return f"{row.label:<34} {'':>5} {'n/a':>9}  {row.note}"
-    base = row.baseline
-    rps_x = f"{ratio(result.rps, base.rps):7.2f}" if base else f"{'':>7}"
-    p50_x = f"{ratio(result.p50_ms, base.p50_ms):7.2f}" if base else f"{'':>7}"
-    p99_x = f"{ratio(result.p99_ms, base.p99_ms):7.2f}" if base else f"{'':>7}"
+    step = row.step
+    if step is None:
+        return f"{row.label:<36} {'':>5} {'n/a':>8}  {row.note}"
+    result, base = step.result, row.baseline
+    rps, p50, p99 = (base.rps, base.result.p50_ms, base.result.p99_ms) if base else (None, None, None)
     line = (
-        f"{row.label:<34} {result.connections:>5} {result.rps:>9.1f} {rps_x} {result.p50_ms:>8.2f} {p50_x} "
-        f"{result.p99_ms:>8.2f} {p99_x} {result.client_cpu:>6.2f}  {_outcomes(result)}"
+        f"{row.label:<36} {result.connections:>5} {result.rps:>8.1f} {_times(result.rps, rps)} "
+        f"{result.p50_ms:>8.2f} {_times(result.p50_ms, p50)} {result.p99_ms:>8.2f} {_times(result.p99_ms, p99)} "
+        f"{step.server_us:>10.0f} {_times(step.server_us, base.server_us if base else None)} "
+        f"{result.client_cpu:>6.2f} {step.others:>5.0%}  {_outcomes(result)}"
     )
     return f"{line}  {row.note}" if row.note else line
 
@@ -50,7 +67,7 @@ def format_row(row: Row) -> str:
 @dataclass(frozen=True)
 class Target:
     name: str
-    measured: float | None
+    measured: float | None  # None: not measured
     goal: float
     higher_is_better: bool
     unit: str = ""
