@@ -3,11 +3,14 @@ flows the registrar logs, its location table (``kamcmd ul.dump``), and the admin
 
 from __future__ import annotations
 
+import signal
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from app.sip_registration.reconciler import ABANDONED_REASON
 from tests.conftest import BridgeFactory
 from tests.sip_registration.conftest import (
     REALM,
@@ -130,3 +133,41 @@ def test_restart_registers_the_live_conference_again(bridge_factory: BridgeFacto
     contact_after = wait_until("binding back", lambda: registrar.bindings().get("7010"), timeout=10)
     assert contact_after != contact_before  # a new process (new ephemeral port) registered it
     assert registrar.count("REGISTER-OK", alias("7010"), expires="3600") == 2
+
+
+OWNER_LINE = "this worker now owns SIP registration"
+
+
+def test_two_instances_on_postgresql_one_owner_and_takeover_after_a_crash(
+    postgres_url: str, bridge_factory: BridgeFactory, registrar: Registrar, tmp_path: Path
+) -> None:
+    # postgres_url comes first so that its schema is dropped only after the bridges have stopped.
+    shared = tmp_path / "shared"  # one keyring for both instances, as a shared volume would give
+    env = registrar_env(registrar, ADHOC_DATABASE__URL=postgres_url)
+    first = bridge_factory(data_dir=shared, env_overrides=env)
+    second = bridge_factory(data_dir=shared, env_overrides=env)
+    add_credential(first)
+    rpc(second, "conference.create", conferenceName="pg-keep", numericId="7020", registerWithSIPRegistrar=True)
+    rpc(first, "conference.create", conferenceName="pg-gone", numericId="7021", registerWithSIPRegistrar=True)
+    wait_state(first, alias("7020"), "registered")
+    wait_state(second, alias("7021"), "registered")  # either instance serves every alias's status
+    time.sleep(2)
+    assert registrar.count("REGISTER-OK", alias("7020"), expires="3600") == 1
+    assert registrar.count("REGISTER-OK", alias("7021"), expires="3600") == 1
+    owners = [bridge for bridge in (first, second) if OWNER_LINE in bridge.log_text()]
+    assert len(owners) == 1
+    owner, survivor = owners[0], second if owners[0] is first else first
+
+    owner.stop(signal.SIGKILL)  # no chance to un-register or release the lease
+    rpc(survivor, "conference.destroy", conferenceName="pg-gone")
+    wait_until(
+        "the survivor took over and refreshed the live alias",
+        lambda: registrar.count("REGISTER-OK", alias("7020"), expires="3600") == 2,
+        timeout=30,
+    )
+    assert OWNER_LINE in survivor.log_text()
+    gone = wait_state(survivor, alias("7021"), "unregistered", timeout=10)
+    assert gone["last_error"] == ABANDONED_REASON
+    assert "7021" in registrar.bindings()  # nobody left to un-register it: it expires at the registrar
+    assert registrar.count("REGISTER-OK", alias("7021"), expires="0") == 0
+    assert wait_state(survivor, alias("7020"), "registered")["conference_name"] == "pg-keep"
