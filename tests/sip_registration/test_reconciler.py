@@ -115,6 +115,20 @@ def test_end_unregisters_and_conferences_without_the_flag_are_not_registered(
         rpc(two_workers, "conference.destroy", conferenceName=name)
 
 
+def test_modify_follows_the_flag_and_the_numeric_id(two_workers: Bridge, registrar: Registrar, credential: str) -> None:
+    rpc(two_workers, "conference.create", conferenceName="reg-m", numericId="7007")
+    rpc(two_workers, "conference.modify", conferenceName="reg-m", registerWithSIPRegistrar=True)
+    wait_state(two_workers, alias("7007"), "registered")
+    rpc(two_workers, "conference.modify", conferenceName="reg-m", numericId="7008")
+    wait_state(two_workers, alias("7008"), "registered")
+    wait_state(two_workers, alias("7007"), "unregistered")
+    assert "7007" not in registrar.bindings()
+    rpc(two_workers, "conference.modify", conferenceName="reg-m", registerWithSIPRegistrar=False)
+    wait_state(two_workers, alias("7008"), "unregistered")
+    assert not {"7007", "7008"} & registrar.bindings().keys()
+    rpc(two_workers, "conference.destroy", conferenceName="reg-m")
+
+
 def test_restart_registers_the_live_conference_again(bridge_factory: BridgeFactory, registrar: Registrar) -> None:
     first = bridge_factory(env_overrides=registrar_env(registrar))
     add_credential(first)
