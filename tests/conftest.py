@@ -16,7 +16,7 @@ BridgeFactory = Callable[..., Bridge]
 def _no_secret_in_any_server_log() -> Iterator[None]:
     """After the whole suite, no configured secret may appear in anything a server logged."""
     yield
-    leaks = []
+    leaks: list[str] = []
     for path in SERVER_LOGS:
         if not path.exists():
             continue
