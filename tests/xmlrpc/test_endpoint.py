@@ -11,7 +11,7 @@ from typing import Literal
 
 import pytest
 
-from tests.support.bridge import EXTERNAL_PASSWORD, EXTERNAL_USER, Bridge, auth
+from tests.support.bridge import EXTERNAL_PASSWORD, EXTERNAL_USER, KNOWN_SECRETS, Bridge, auth
 from tests.support.clients import CLIENT_KINDS, ClientKind, Reply, curl_post, post_rpc
 
 Credential = tuple[str, str]
@@ -25,6 +25,7 @@ WRONG_CREDENTIALS: dict[str, Credential] = {
     "empty": ("", ""),
 }
 CREDENTIALS: dict[str, Credential] = {"right": RIGHT, **WRONG_CREDENTIALS}
+KNOWN_SECRETS.update({"not-the-password", EXTERNAL_PASSWORD.swapcase()})
 
 Expected = Literal["ok", "fault15", "401", "403"]
 
