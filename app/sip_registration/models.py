@@ -27,7 +27,7 @@ class RegistrationRecord(Base):
 
     __tablename__ = "sip_registration_status"
 
-    alias: Mapped[str] = mapped_column(String(255), primary_key=True)
+    alias: Mapped[str] = mapped_column(String(320), primary_key=True)
     numeric_id: Mapped[str] = mapped_column(String(64), nullable=False)
     conference_name: Mapped[str] = mapped_column(String(64), nullable=False)
     state: Mapped[str] = mapped_column(String(16), nullable=False)

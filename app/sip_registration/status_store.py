@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import InstrumentedAttribute
 
 from app.sip_registration.models import RegistrationRecord
 from app.storage.database import Database
-
-LAST_ERROR_MAX = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,17 +30,27 @@ class AliasStatus:
     updated_at: datetime
 
 
+def _fit(value: str, column: InstrumentedAttribute[Any]) -> str:
+    """Cut to the column's length: a hostile registrar's huge realm must not make the row unwritable."""
+    length: int = column.type.length
+    return value[:length]
+
+
+def _fit_optional(value: str | None, column: InstrumentedAttribute[Any]) -> str | None:
+    return None if value is None else _fit(value, column)
+
+
 def _record(status: AliasStatus) -> RegistrationRecord:
     return RegistrationRecord(
-        alias=status.alias,
-        numeric_id=status.numeric_id,
-        conference_name=status.conference_name,
+        alias=_fit(status.alias, RegistrationRecord.alias),
+        numeric_id=_fit(status.numeric_id, RegistrationRecord.numeric_id),
+        conference_name=_fit(status.conference_name, RegistrationRecord.conference_name),
         state=status.state,
-        realm=status.realm,
-        algorithm=status.algorithm,
+        realm=_fit_optional(status.realm, RegistrationRecord.realm),
+        algorithm=_fit_optional(status.algorithm, RegistrationRecord.algorithm),
         expires_at=status.expires_at,
         last_status=status.last_status,
-        last_error=status.last_error[:LAST_ERROR_MAX] if status.last_error else None,
+        last_error=_fit_optional(status.last_error, RegistrationRecord.last_error),
         updated_at=status.updated_at,
     )
 

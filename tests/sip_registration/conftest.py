@@ -18,6 +18,7 @@ import asyncpg  # type: ignore[import-untyped]
 import httpx
 import pytest
 
+from app.storage.migrate import upgrade
 from tests.sip.conftest import HOST, _kamailio_mpath, _stop, free_port, require_binary
 from tests.support.bridge import ADMIN_PASSWORD, ADMIN_USER, KNOWN_SECRETS, Bridge, auth
 
@@ -260,3 +261,14 @@ def postgres_url() -> Iterator[str]:
         yield f"postgresql+asyncpg://{name}@127.0.0.1:5432/test"
     finally:
         asyncio.run(run(f"DROP SCHEMA {name} CASCADE", f"DROP OWNED BY {name}", f"DROP ROLE {name}"))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def migrated_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A database at every migration head: a SQLite file, or a fresh PostgreSQL schema."""
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'store.db'}"
+    else:
+        url = str(request.getfixturevalue("postgres_url"))
+    upgrade(url)
+    return url

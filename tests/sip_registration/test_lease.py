@@ -5,13 +5,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import pytest
 
 from app.sip_registration.lease import Lease
 from app.storage.database import Database
-from app.storage.migrate import upgrade
 
 
 class FakeClock:
@@ -25,20 +23,10 @@ class FakeClock:
         self.now += timedelta(seconds=seconds)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'lease.db'}"
-    else:
-        url = str(request.getfixturevalue("postgres_url"))
-    upgrade(url)
-    return url
-
-
 @pytest.fixture
-async def databases(database_url: str) -> AsyncIterator[list[Database]]:
+async def databases(migrated_url: str) -> AsyncIterator[list[Database]]:
     """One engine per contender, as separate worker processes have."""
-    engines = [Database(database_url) for _ in range(6)]
+    engines = [Database(migrated_url) for _ in range(6)]
     yield engines
     for engine in engines:
         await engine.dispose()

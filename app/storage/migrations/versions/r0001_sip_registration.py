@@ -31,7 +31,7 @@ def upgrade() -> None:
     op.bulk_insert(lease, [{"name": "registrar", "owner": None, "expires_at": datetime(1970, 1, 1)}])
     op.create_table(
         "sip_registration_status",
-        sa.Column("alias", sa.String(length=255), nullable=False),
+        sa.Column("alias", sa.String(length=320), nullable=False),
         sa.Column("numeric_id", sa.String(length=64), nullable=False),
         sa.Column("conference_name", sa.String(length=64), nullable=False),
         sa.Column("state", sa.String(length=16), nullable=False),
