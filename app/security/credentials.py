@@ -4,10 +4,16 @@ Every check costs one hash verification on a cache miss, whether or not the user
 unknown username takes as long as a wrong password. Successes are remembered under an HMAC of
 (username, password, stored hash) keyed with a per-process random key: no plaintext stays in memory
 and a changed password or hash invalidates the cache by itself.
+
+Concurrent checks of the same fingerprint share one in-flight verification (CUCM opens many connections
+with the same credentials at once after a restart), and one process-wide limiter lets a single
+verification run at a time across every checker: argon2 holds its whole ``memory_cost`` while it runs.
 """
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import hashlib
 import hmac
 import logging
@@ -23,8 +29,10 @@ from app.security.passwords import hash_password, verify_password
 logger = logging.getLogger(__name__)
 
 _CACHE_SIZE: Final = 256
-# argon2 holds 64 MiB per verify: cap how many run at once per process.
-_VERIFY_LIMITER_TOKENS: Final = 2
+# argon2 holds memory_cost (up to 64 MiB for hashes made elsewhere) per verify: one at a time per process,
+# shared by every CredentialChecker (admin and external_system), so peak RSS is idle + one verify.
+_VERIFY_LIMITER_TOKENS: Final = 1
+_VERIFY_LIMITER: Final = anyio.CapacityLimiter(_VERIFY_LIMITER_TOKENS)
 
 
 class CredentialChecker:
@@ -42,11 +50,16 @@ class CredentialChecker:
             self._hash = None
         self._cache_key = secrets.token_bytes(32)
         self._successes: OrderedDict[bytes, None] = OrderedDict()
-        self._limiter = anyio.CapacityLimiter(_VERIFY_LIMITER_TOKENS)
+        self._in_flight: dict[bytes, asyncio.Task[bool]] = {}
 
     @property
     def configured(self) -> bool:
         return self._hash is not None
+
+    @property
+    def in_flight(self) -> int:
+        """Verifications running or queued for the limiter right now (one per distinct fingerprint)."""
+        return len(self._in_flight)
 
     def _fingerprint(self, username: bytes, password: bytes, stored_hash: str) -> bytes:
         message = b"\0".join((username, password, stored_hash.encode()))
@@ -66,16 +79,32 @@ class CredentialChecker:
         stored = self._hash
         if stored is None:
             return False
-        user_bytes, password_bytes = username.encode(), password.encode()
-        key = self._fingerprint(user_bytes, password_bytes, stored)
+        user_bytes = username.encode()
+        key = self._fingerprint(user_bytes, password.encode(), stored)
         if key in self._successes:
             self._successes.move_to_end(key)
             return True
+        flight = self._in_flight.get(key)
+        if flight is None:
+            flight = asyncio.create_task(self._verify(key, user_bytes, password, stored), name=f"verify {self.name}")
+            self._in_flight[key] = flight
+            flight.add_done_callback(functools.partial(self._landed, key))
+        # shield: a waiter that is cancelled (client gone) must not cancel the verification the others await.
+        return await asyncio.shield(flight)
+
+    def _landed(self, key: bytes, flight: asyncio.Task[bool]) -> None:
+        if self._in_flight.get(key) is flight:
+            del self._in_flight[key]
+        if not flight.cancelled():
+            flight.exception()  # retrieved even if every waiter was cancelled: no "never retrieved" noise
+
+    async def _verify(self, key: bytes, user_bytes: bytes, password: str, stored: str) -> bool:
+        # One verification whatever the username: an unknown username costs as much as a wrong password.
         user_ok = hmac.compare_digest(user_bytes, self._username)
-        password_ok = await anyio.to_thread.run_sync(verify_password, password, stored, limiter=self._limiter)
+        password_ok = await anyio.to_thread.run_sync(verify_password, password, stored, limiter=_VERIFY_LIMITER)
         if user_ok and password_ok:
             self._successes[key] = None
             if len(self._successes) > _CACHE_SIZE:
                 self._successes.popitem(last=False)
             return True
-        return False
+        return False  # failures are never cached: each new wrong attempt is verified again
