@@ -10,11 +10,25 @@ logger = logging.getLogger(__name__)
 
 SCHEMES = ("argon2", "bcrypt", "pbkdf2_sha256")
 
-_context = CryptContext(schemes=list(SCHEMES), default="argon2")
+# New hashes: argon2id m=19456 KiB, t=2, p=1, the OWASP Password Storage Cheat Sheet profile, instead of
+# libpass's m=65536 KiB, t=3, p=4: each verify holds memory_cost for its duration, and the bridge verifies
+# on cache misses while serving. Hashes made with other parameters still verify (they carry their own).
+ARGON2_MEMORY_COST_KIB = 19456
+ARGON2_TIME_COST = 2
+ARGON2_PARALLELISM = 1
+
+_context = CryptContext(
+    schemes=list(SCHEMES),
+    default="argon2",
+    argon2__type="ID",
+    argon2__memory_cost=ARGON2_MEMORY_COST_KIB,
+    argon2__rounds=ARGON2_TIME_COST,
+    argon2__parallelism=ARGON2_PARALLELISM,
+)
 
 
 def hash_password(password: str) -> str:
-    """Hash a password with the default scheme (argon2id)."""
+    """Hash a password with the default scheme (argon2id, OWASP parameters above)."""
     return str(_context.hash(password))
 
 
