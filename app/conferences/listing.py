@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
-from app.conferences import repository as repo
+from app.conferences import store
 from app.conferences.enumeration import (
     CONFERENCE_PAGE,
     CONFERENCE_PAGE_MORE,
@@ -26,7 +26,7 @@ from app.conferences.enumeration import (
     Cursor,
 )
 from app.conferences.filters import Filter, FilterError, parse_filter
-from app.conferences.models import DeadRecord
+from app.conferences.models import Conference, ConferenceRow, Participant
 from app.conferences.schemas import ConferenceEnumerateParams, EnumerateParams, ParticipantEnumerateParams
 from app.conferences.service import ConferenceService
 from app.conferences.views import (
@@ -73,22 +73,27 @@ async def _cursor(service: ConferenceService, params: EnumerateParams, kind: str
     return Cursor(kind, 0, params.lastRevision, params.listAll, time.time())
 
 
-def _dead_item(record: DeadRecord) -> _Item:
-    return _Item(record.item_id, lambda: {**record.identity, "dead": True}, None)
+def _dead_item(record: tuple[int, dict[str, Any]]) -> _Item:
+    item_id, identity = record
+    return _Item(item_id, lambda: {**identity, "dead": True}, None)
+
+
+def _dead(session: Session, cursor: Cursor, scan: int) -> list[tuple[int, dict[str, Any]]]:
+    """Dead records a revision-based enumeration reports, merged into the page by id."""
+    if cursor.last_revision is None or cursor.list_all:
+        return []
+    return store.dead_page(session.connection(), cursor.kind, cursor.after_id, cursor.last_revision, scan + 1)
 
 
 async def _page(
     service: ConferenceService,
-    session: AsyncSession,
     cursor: Cursor,
     live: Sequence[_Item],
+    dead: Sequence[tuple[int, dict[str, Any]]],
     page_size: int,
     scan: int,
     matcher: Filter | None,
 ) -> tuple[list[dict[str, Any]], str | None]:
-    dead: Sequence[DeadRecord] = []
-    if cursor.last_revision is not None and not cursor.list_all:
-        dead = await repo.dead_page(session, cursor.kind, cursor.after_id, cursor.last_revision, scan + 1)
     candidates = sorted([*live, *map(_dead_item, dead)], key=lambda item: item.item_id)[: scan + 1]
     out: list[dict[str, Any]] = []
     consumed = 0
@@ -115,27 +120,30 @@ async def enumerate_conferences(service: ConferenceService, params: ConferenceEn
     page_size = CONFERENCE_PAGE_MORE if params.moreThanFour else CONFERENCE_PAGE
     scan = page_size * (SCAN_FACTOR if matcher is not None else 1)
     now: datetime = service.clock()
-    async with service.database.session() as session:
-        revision = await repo.current_revision(session)
-        rows = await repo.conference_page(session, cursor.after_id, _since(cursor), scan + 1)
-        changed_since = cursor.last_revision if cursor.list_all else None
+    changed_since = cursor.last_revision if cursor.list_all else None
 
-        def item(conference: Any) -> _Item:
-            def render() -> dict[str, Any]:
-                if changed_since is not None and conference.revision <= changed_since:
-                    return conference_unchanged(conference)
-                return conference_struct(conference, now)
+    def unit(session: Session) -> tuple[int, list[ConferenceRow], list[tuple[int, dict[str, Any]]]]:
+        revision, rows = store.conference_page(session.connection(), cursor.after_id, _since(cursor), scan + 1)
+        return revision, rows, _dead(session, cursor, scan)
 
-            def criteria() -> dict[str, bool]:
-                return {
-                    "active": conference_is_active(conference, now),
-                    "completed": conference_is_completed(conference, now),
-                    "scheduled": True,
-                }
+    revision, rows, dead = await service.database.run(unit, write=False)
 
-            return _Item(conference.id, render, criteria)
+    def item(conference: ConferenceRow) -> _Item:
+        def render() -> dict[str, Any]:
+            if changed_since is not None and conference.revision <= changed_since:
+                return conference_unchanged(conference)
+            return conference_struct(conference, now)
 
-        records, token = await _page(service, session, cursor, [item(row) for row in rows], page_size, scan, matcher)
+        def criteria() -> dict[str, bool]:
+            return {
+                "active": conference_is_active(conference, now),
+                "completed": conference_is_completed(conference, now),
+                "scheduled": True,
+            }
+
+        return _Item(conference.id, render, criteria)
+
+    records, token = await _page(service, cursor, [item(row) for row in rows], dead, page_size, scan, matcher)
     reply: dict[str, Any] = {"currentRevision": revision}
     if records:
         reply["conferences"] = records
@@ -150,28 +158,34 @@ async def enumerate_participants(service: ConferenceService, params: Participant
     cursor = await _cursor(service, params, "participant")
     scan = PARTICIPANT_PAGE * (SCAN_FACTOR if matcher is not None else 1)
     now = service.clock()
-    async with service.database.session() as session:
-        revision = await repo.current_revision(session)
-        rows = await repo.participant_page(session, cursor.after_id, _since(cursor), scan + 1)
-        changed_since = cursor.last_revision if cursor.list_all else None
+    changed_since = cursor.last_revision if cursor.list_all else None
 
-        def item(participant: Any, conference: Any) -> _Item:
-            def render() -> dict[str, Any]:
-                if changed_since is not None and participant.revision <= changed_since:
-                    return {**participant_identity(participant, conference.name), "changed": False}
-                return participant_struct(participant, conference, now, scope)
+    def unit(
+        session: Session,
+    ) -> tuple[int, list[tuple[Participant, Conference]], list[tuple[int, dict[str, Any]]]]:
+        revision = store.current_revision(session)
+        rows = store.participant_page(session, cursor.after_id, _since(cursor), scan + 1)
+        return revision, rows, _dead(session, cursor, scan)
 
-            def criteria() -> dict[str, bool]:
-                return {
-                    "connected": participant.call_state == "connected",
-                    "disconnected": participant.call_state == "disconnected",
-                    "connecting": participant.call_state == "alerting",
-                }
+    revision, rows, dead = await service.database.run(unit, write=False)
 
-            return _Item(participant.id, render, criteria)
+    def item(participant: Any, conference: Any) -> _Item:
+        def render() -> dict[str, Any]:
+            if changed_since is not None and participant.revision <= changed_since:
+                return {**participant_identity(participant, conference.name), "changed": False}
+            return participant_struct(participant, conference, now, scope)
 
-        live = [item(participant, conference) for participant, conference in rows]
-        records, token = await _page(service, session, cursor, live, PARTICIPANT_PAGE, scan, matcher)
+        def criteria() -> dict[str, bool]:
+            return {
+                "connected": participant.call_state == "connected",
+                "disconnected": participant.call_state == "disconnected",
+                "connecting": participant.call_state == "alerting",
+            }
+
+        return _Item(participant.id, render, criteria)
+
+    live = [item(participant, conference) for participant, conference in rows]
+    records, token = await _page(service, cursor, live, dead, PARTICIPANT_PAGE, scan, matcher)
     reply: dict[str, Any] = {"currentRevision": revision}
     if records:
         reply["participants"] = records

@@ -7,6 +7,7 @@ transaction starts by updating that row, which serialises writers across process
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -93,3 +94,28 @@ class DeadRecord(Base):
     identity: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
     revision: Mapped[int] = mapped_column(BigInteger, nullable=False)
     deleted_at: Mapped[datetime] = mapped_column(DateTime(), nullable=False, index=True)
+
+
+@dataclass(slots=True)
+class ConferenceRow:
+    """A conference read with Core (the hot paths): the same attributes as ``Conference``, no ORM state."""
+
+    id: int
+    name: str
+    numeric_id: str | None
+    guest_numeric_id: str | None
+    options: dict[str, Any]
+    start_time: datetime
+    duration_seconds: int
+    end_time: datetime | None
+    ended_at: datetime | None
+    cleanup_timeout: int
+    empty_since: datetime | None
+    cleanup_due: datetime | None
+    locked: bool
+    active_instance: int
+    revision: int
+
+
+CONFERENCE_ROW_FIELDS: tuple[str, ...] = tuple(ConferenceRow.__slots__)
+ConferenceData = Conference | ConferenceRow  # what the reply structs read

@@ -1,27 +1,26 @@
 """Conference and participant lifecycle over the shared store, raising MCU faults for the RPC layer.
 
-Writers serialise on the state row (see ``repository.bump_revision``); uniqueness of names and numeric
-IDs is enforced by the database's unique constraints, so concurrent creators on any worker or instance
-get exactly one winner and fault 2 (or 18) for the rest.
+Every operation is one synchronous unit of work run whole by ``Database.run`` (one thread hop on SQLite).
+Writers serialise on the state row (see ``store.bump_revision``); uniqueness of names and numeric IDs is
+enforced by the database's unique constraints, so concurrent creators on any worker or instance get
+exactly one winner and fault 2 (or 18) for the rest.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
-from app.conferences import repository as repo
+from app.conferences import store
 from app.conferences.clock import Clock, utc_clock
 from app.conferences.enumeration import DEAD_RECORD_SECONDS, EnumerateTokens
 from app.conferences.hooks import ConferenceRegistrationHook, NoRegistration
-from app.conferences.models import Conference, Participant
+from app.conferences.models import Conference, ConferenceData, ConferenceRow, Participant
 from app.conferences.schemas import (
     CONFERENCE_OPTION_MEMBERS,
     PARTICIPANT_OPTION_MEMBERS,
@@ -68,9 +67,12 @@ def _options_of(params: ConferenceOptions, members: frozenset[str]) -> dict[str,
     return params.model_dump(mode="json", include=given)
 
 
-def _registration(conference: Conference) -> _Registration:
-    register = bool(conference.options.get("registerWithSIPRegistrar", False))
-    return _Registration(conference.name, conference.numeric_id, register)
+def _registers(options: dict[str, Any]) -> bool:
+    return bool(options.get("registerWithSIPRegistrar", False))
+
+
+def _registration(conference: ConferenceData) -> _Registration:
+    return _Registration(conference.name, conference.numeric_id, _registers(conference.options))
 
 
 def _duration(params: ConferenceOptions, start: datetime) -> int | None:
@@ -102,19 +104,17 @@ class ConferenceService:
 
     # -- plumbing -------------------------------------------------------------------------------------
 
-    @asynccontextmanager
-    async def _write(self, *, count_delta: int = 0) -> AsyncIterator[tuple[AsyncSession, int]]:
-        async with self.database.session() as session:
-            limit = self.max_conferences if count_delta > 0 else None
-            revision = await repo.bump_revision(session, count_delta=count_delta, max_conferences=limit)
-            if revision is None:
-                raise McuFault(FaultCode.TOO_MANY_CONFERENCES)
-            yield session, revision
+    def _bump(self, session: Session, *, count_delta: int = 0) -> int:
+        """Start a write: take the writer lock and return the new revision (fault 3 past the count limit)."""
+        limit = self.max_conferences if count_delta > 0 else None
+        revision = store.bump_revision(session, count_delta=count_delta, max_conferences=limit)
+        if revision is None:
+            raise McuFault(FaultCode.TOO_MANY_CONFERENCES)
+        return revision
 
     async def tokens(self) -> EnumerateTokens:
         if self._tokens is None:
-            async with self.database.session() as session:
-                key = await repo.enumerate_key(session)
+            key = await self.database.run(store.enumerate_key, write=False)
             self._tokens = EnumerateTokens(bytes.fromhex(key))
         return self._tokens
 
@@ -133,8 +133,8 @@ class ConferenceService:
             logger.exception("conference unregistration hook failed", extra={"conference": registration.name})
 
     @staticmethod
-    async def _conference(session: AsyncSession, name: str) -> Conference:
-        conference = await repo.conference_by_name(session, name)
+    def _conference(session: Session, name: str) -> Conference:
+        conference = store.conference_by_name(session, name)
         if conference is None:
             raise McuFault(FaultCode.NO_SUCH_CONFERENCE)
         return conference
@@ -164,7 +164,7 @@ class ConferenceService:
             raise McuFault(FaultCode.PORT_RESERVATION_FAILURE)
 
     @staticmethod
-    def _refresh_cleanup(conference: Conference, present: int, now: datetime) -> None:
+    def _refresh_cleanup(conference: ConferenceData, present: int, now: datetime) -> None:
         """Recompute when an idle (or finished) conference is deleted; see ``cleanupTimeout`` in the guide."""
         if present > 0:
             conference.empty_since = None
@@ -183,8 +183,8 @@ class ConferenceService:
             assert conference.empty_since is not None
             conference.cleanup_due = max(conference.empty_since, conference.start_time) + timeout
 
-    async def _refresh_presence(self, session: AsyncSession, conference: Conference, now: datetime) -> None:
-        present = await repo.participant_count(session, conference.id, present_only=True)
+    def _refresh_presence(self, session: Session, conference: Conference, now: datetime) -> None:
+        present = store.participant_count(session, conference.id, present_only=True)
         self._refresh_cleanup(conference, present, now)
 
     # -- conference.* ---------------------------------------------------------------------------------
@@ -198,7 +198,8 @@ class ConferenceService:
             raise McuFault(FaultCode.INVALID_START_TIME)
         options = _options_of(params, CONFERENCE_OPTION_MEMBERS)
         self._check_ports(options)
-        conference = Conference(
+        conference = ConferenceRow(
+            id=0,
             name=params.conferenceName,
             numeric_id=params.numericId or params.conferenceID or None,
             guest_numeric_id=params.guestNumericId or None,
@@ -212,48 +213,46 @@ class ConferenceService:
             cleanup_due=None,
             locked=bool(params.startLocked),
             active_instance=1,
+            revision=0,
         )
-        async with self._write(count_delta=1) as (session, revision):
-            conference.revision = revision
-            self._refresh_cleanup(conference, 0, now)
-            session.add(conference)
+        self._refresh_cleanup(conference, 0, now)
+        values = {name: getattr(conference, name) for name in store.INSERT_COLUMNS}
+        claims = store.numeric_claims(conference.numeric_id, conference.guest_numeric_id)
+
+        def unit(session: Session) -> int:
+            values["revision"] = self._bump(session, count_delta=1)
+            connection = session.connection()
             try:
-                await session.flush()
+                conference_id = store.insert_conference(connection, values)
             except IntegrityError:
                 raise McuFault(FaultCode.DUPLICATE_CONFERENCE_NAME) from None
             try:
-                await repo.replace_numeric_ids(session, conference)
+                store.insert_claims(connection, conference_id, claims)
             except IntegrityError:
                 raise McuFault(FaultCode.DUPLICATE_NUMERIC_ID) from None
+            return conference_id
+
+        conference.id = await self.database.run(unit)
         logger.info("conference created", extra={"conference": conference.name, "unique_id": conference.id})
         await self._notify_created(_registration(conference))
 
-    async def _delete(self, session: AsyncSession, conference: Conference, revision: int, now: datetime) -> None:
-        for participant in await repo.participants_of(session, conference.id):
-            identity = {
-                "participantName": participant.name,
-                "participantProtocol": participant.protocol,
-                "participantType": participant.participant_type,
-                "conferenceName": conference.name,
-            }
-            repo.add_dead(session, "participant", participant.id, identity, revision, now)
-        dead: dict[str, Any] = {"conferenceName": conference.name, "uniqueId": conference.id}
-        repo.add_dead(session, "conference", conference.id, dead, revision, now)
-
     async def destroy(self, name: str) -> None:
         now = self.clock()
-        async with self._write(count_delta=-1) as (session, revision):
-            conference = await self._conference(session, name)
-            registration = _registration(conference)
-            await self._delete(session, conference, revision, now)
-            await session.delete(conference)
-        logger.info("conference destroyed", extra={"conference": name})
-        await self._notify_removed(registration)
 
-    async def _disconnect_all(
-        self, session: AsyncSession, conference: Conference, revision: int, now: datetime
-    ) -> None:
-        for participant in await repo.participants_of(session, conference.id):
+        def unit(session: Session) -> tuple[str | None, dict[str, Any]]:
+            revision = self._bump(session, count_delta=-1)
+            deleted = store.delete_conference(session.connection(), name, revision, now)
+            if deleted is None:
+                raise McuFault(FaultCode.NO_SUCH_CONFERENCE)
+            return deleted
+
+        numeric_id, options = await self.database.run(unit)
+        logger.info("conference destroyed", extra={"conference": name})
+        await self._notify_removed(_Registration(name, numeric_id, _registers(options)))
+
+    @staticmethod
+    def _disconnect_all(session: Session, conference: Conference, revision: int, now: datetime) -> None:
+        for participant in store.participants_of(session, conference.id):
             if participant.call_state in ACTIVE_CALL_STATES:
                 participant.call_state = "disconnected"
                 participant.disconnect_time = now
@@ -262,25 +261,31 @@ class ConferenceService:
 
     async def end(self, name: str) -> None:
         now = self.clock()
-        async with self._write() as (session, revision):
-            conference = await self._conference(session, name)
+
+        def unit(session: Session) -> None:
+            revision = self._bump(session)
+            conference = self._conference(session, name)
             if conference.ended_at is None:
                 conference.ended_at = min(now, conference.end_time) if conference.end_time else now
-                await self._disconnect_all(session, conference, revision, now)
+                self._disconnect_all(session, conference, revision, now)
                 conference.revision = revision
                 self._refresh_cleanup(conference, 0, now)
+
+        await self.database.run(unit)
         logger.info("conference ended", extra={"conference": name, "by": "api"})
 
     async def modify(self, params: ModifyConferenceParams) -> None:
         now = self.clock()
         fields = params.model_fields_set
-        async with self._write() as (session, revision):
-            conference = await self._conference(session, params.conferenceName)
+
+        def unit(session: Session) -> tuple[_Registration, _Registration]:
+            revision = self._bump(session)
+            conference = self._conference(session, params.conferenceName)
             before = _registration(conference)
             options = dict(conference.options)
             options.update(_options_of(params, CONFERENCE_OPTION_MEMBERS))
             self._check_ports(options)
-            connected = await repo.participant_count(session, conference.id, present_only=True)
+            connected = store.participant_count(session, conference.id, present_only=True)
             conference.options = options
             if connected > self._port_limit(conference):
                 raise McuFault(FaultCode.NEW_PORT_LIMIT_TOO_LOW)
@@ -309,35 +314,49 @@ class ConferenceService:
             conference.revision = revision
             self._refresh_cleanup(conference, connected, now)
             try:
-                await session.flush()
+                session.flush()
             except IntegrityError:
                 raise McuFault(FaultCode.DUPLICATE_CONFERENCE_NAME) from None
             if numeric_changed:
                 try:
-                    await repo.replace_numeric_ids(session, conference)
+                    store.replace_numeric_ids(session, conference)
                 except IntegrityError:
                     raise McuFault(FaultCode.DUPLICATE_NUMERIC_ID) from None
-            after = _registration(conference)
+            return before, _registration(conference)
+
+        before, after = await self.database.run(unit)
         if after != before:
             await self._notify_removed(before)
             await self._notify_created(after)
 
-    async def status(self, name: str) -> tuple[Conference, datetime]:
-        async with self.database.session() as session:
-            return await self._conference(session, name), self.clock()
+    async def status(self, name: str) -> tuple[ConferenceData, datetime]:
+        def unit(session: Session) -> ConferenceRow | None:
+            return store.conference_row(session.connection(), name)
+
+        conference = await self.database.run(unit, write=False)
+        if conference is None:
+            raise McuFault(FaultCode.NO_SUCH_CONFERENCE)
+        return conference, self.clock()
 
     async def reset_cleanup_timeout(self, name: str) -> None:
         now = self.clock()
-        async with self._write() as (session, _revision):
-            conference = await self._conference(session, name)
+
+        def unit(session: Session) -> None:
+            self._bump(session)
+            conference = self._conference(session, name)
             if conference.cleanup_due is not None:
                 restarted = now + timedelta(seconds=conference.cleanup_timeout)
                 conference.cleanup_due = max(conference.cleanup_due, restarted)
 
+        await self.database.run(unit)
+
     async def conference_for_numeric_id(self, numeric_id: str) -> ConferenceLookup | None:
         """The conference a dialled numeric ID (``numericId`` or ``guestNumericId``) reaches, if any."""
-        async with self.database.session() as session:
-            found = await repo.conference_by_numeric_id(session, numeric_id)
+
+        def unit(session: Session) -> tuple[Conference, bool] | None:
+            return store.conference_by_numeric_id(session, numeric_id)
+
+        found = await self.database.run(unit, write=False)
         if found is None:
             return None
         conference, guest = found
@@ -355,9 +374,9 @@ class ConferenceService:
     # -- participant.* --------------------------------------------------------------------------------
 
     @staticmethod
-    async def _participant(session: AsyncSession, identity: ParticipantIdentity) -> tuple[Conference, Participant]:
-        conference = await ConferenceService._conference(session, identity.conferenceName)
-        participant = await repo.participant_by_name(session, conference.id, identity.participantName)
+    def _participant(session: Session, identity: ParticipantIdentity) -> tuple[Conference, Participant]:
+        conference = ConferenceService._conference(session, identity.conferenceName)
+        participant = store.participant_by_name(session, conference.id, identity.participantName)
         if (
             participant is None
             or (identity.participantProtocol not in (None, participant.protocol))
@@ -379,12 +398,14 @@ class ConferenceService:
         if not params.address:
             raise McuFault(FaultCode.NO_PARTICIPANT_ADDRESS)
         options = params.model_dump(mode="json", include=params.model_fields_set & PARTICIPANT_OPTION_MEMBERS)
-        async with self._write() as (session, revision):
-            conference = await self._conference(session, params.conferenceName)
+
+        def unit(session: Session) -> tuple[Participant, str]:
+            revision = self._bump(session)
+            conference = self._conference(session, params.conferenceName)
             active = conference_is_active(conference, now)
             if participant_type == "ad_hoc" and not active:
                 raise McuFault(FaultCode.OPERATION_FAILED, "ad hoc participants join active conferences only")
-            count = await repo.participant_count(session, conference.id)
+            count = store.participant_count(session, conference.id)
             if count >= self._port_limit(conference):
                 raise McuFault(FaultCode.TOO_MANY_PARTICIPANTS)
             connect = active and not options.get("deferConnection", False)
@@ -401,36 +422,44 @@ class ConferenceService:
             )
             session.add(participant)
             try:
-                await session.flush()
+                session.flush()
                 if participant_type == "ad_hoc":
                     participant.name = str(participant.id)  # "its automatically assigned global participant index"
-                    await session.flush()
+                    session.flush()
             except IntegrityError:
                 raise McuFault(FaultCode.DUPLICATE_PARTICIPANT_NAME) from None
             conference.revision = revision
-            await self._refresh_presence(session, conference, now)
-        return participant, conference.name
+            self._refresh_presence(session, conference, now)
+            return participant, conference.name
+
+        return await self.database.run(unit)
 
     async def remove_participant(self, identity: ParticipantIdentity) -> None:
         now = self.clock()
-        async with self._write() as (session, revision):
-            conference, participant = await self._participant(session, identity)
+
+        def unit(session: Session) -> None:
+            revision = self._bump(session)
+            conference, participant = self._participant(session, identity)
             dead = {
                 "participantName": participant.name,
                 "participantProtocol": participant.protocol,
                 "participantType": participant.participant_type,
                 "conferenceName": conference.name,
             }
-            repo.add_dead(session, "participant", participant.id, dead, revision, now)
-            await session.delete(participant)
-            await session.flush()
+            store.add_dead(session, "participant", participant.id, dead, revision, now)
+            session.delete(participant)
+            session.flush()
             conference.revision = revision
-            await self._refresh_presence(session, conference, now)
+            self._refresh_presence(session, conference, now)
+
+        await self.database.run(unit)
 
     async def connect_participant(self, identity: ParticipantIdentity) -> None:
         now = self.clock()
-        async with self._write() as (session, revision):
-            conference, participant = await self._participant(session, identity)
+
+        def unit(session: Session) -> None:
+            revision = self._bump(session)
+            conference, participant = self._participant(session, identity)
             if not conference_is_active(conference, now):
                 raise McuFault(FaultCode.OPERATION_FAILED, "conference is not active")
             if participant.call_state not in ACTIVE_CALL_STATES:
@@ -439,58 +468,74 @@ class ConferenceService:
                 participant.disconnect_time = None
                 participant.disconnect_reason = None
                 participant.revision = revision
-                await session.flush()
-                await self._refresh_presence(session, conference, now)
+                session.flush()
+                self._refresh_presence(session, conference, now)
+
+        await self.database.run(unit)
 
     async def disconnect_participant(self, identity: ParticipantIdentity) -> None:
         now = self.clock()
-        async with self._write() as (session, revision):
-            conference, participant = await self._participant(session, identity)
+
+        def unit(session: Session) -> None:
+            revision = self._bump(session)
+            conference, participant = self._participant(session, identity)
             if participant.call_state in ACTIVE_CALL_STATES:
                 participant.call_state = "disconnected"
                 participant.disconnect_time = now
                 participant.disconnect_reason = "localTeardown"
                 participant.revision = revision
-                await session.flush()
-                await self._refresh_presence(session, conference, now)
+                session.flush()
+                self._refresh_presence(session, conference, now)
+
+        await self.database.run(unit)
 
     async def modify_participant(self, params: ModifyParticipantParams) -> None:
         options = params.model_dump(mode="json", include=params.model_fields_set & PARTICIPANT_OPTION_MEMBERS)
-        async with self._write() as (session, revision):
-            _conference, participant = await self._participant(session, params)
+
+        def unit(session: Session) -> None:
+            revision = self._bump(session)
+            _conference, participant = self._participant(session, params)
             merged = dict(participant.options)
             merged.update(options)
             participant.options = merged
             participant.revision = revision
 
+        await self.database.run(unit)
+
     async def move_participant(self, params: MoveParticipantParams) -> None:
         now = self.clock()
-        async with self._write() as (session, revision):
-            source, participant = await self._participant(session, params)
-            target = await self._conference(session, params.newConferenceName)
+
+        def unit(session: Session) -> None:
+            revision = self._bump(session)
+            source, participant = self._participant(session, params)
+            target = self._conference(session, params.newConferenceName)
             if target.id == source.id:
                 return
             if participant.call_state not in ACTIVE_CALL_STATES:
                 raise McuFault(FaultCode.OPERATION_FAILED, "only a connected participant can be moved")
             if not conference_is_active(target, now):
                 raise McuFault(FaultCode.OPERATION_FAILED, "target conference is not active")
-            if await repo.participant_count(session, target.id) >= self._port_limit(target):
+            if store.participant_count(session, target.id) >= self._port_limit(target):
                 raise McuFault(FaultCode.TOO_MANY_PARTICIPANTS)
             if target.options.get("encryptionRequired", False):
                 raise McuFault(FaultCode.OPERATION_FAILED, "target conference requires encryption")
             participant.conference_id = target.id
             participant.revision = revision
             try:
-                await session.flush()
+                session.flush()
             except IntegrityError:
                 raise McuFault(FaultCode.DUPLICATE_PARTICIPANT_NAME) from None
             source.revision = target.revision = revision
-            await self._refresh_presence(session, source, now)
-            await self._refresh_presence(session, target, now)
+            self._refresh_presence(session, source, now)
+            self._refresh_presence(session, target, now)
+
+        await self.database.run(unit)
 
     async def participant(self, identity: ParticipantIdentity) -> tuple[Participant, Conference, datetime]:
-        async with self.database.session() as session:
-            conference, participant = await self._participant(session, identity)
+        def unit(session: Session) -> tuple[Conference, Participant]:
+            return self._participant(session, identity)
+
+        conference, participant = await self.database.run(unit, write=False)
         return participant, conference, self.clock()
 
     # -- timers ---------------------------------------------------------------------------------------
@@ -498,20 +543,27 @@ class ConferenceService:
     async def end_due_conferences(self, limit: int = 50) -> list[str]:
         """End conferences whose finite duration is over; each is ended by exactly one process."""
         now = self.clock()
-        async with self.database.session() as session:
-            if not await repo.due_ends(session, now, 1):
-                return []
-        ended: list[str] = []
-        async with self._write() as (session, revision):
-            for conference_id in await repo.due_ends(session, now, limit):
-                conference = await session.get(Conference, conference_id, populate_existing=True)
+
+        def due(session: Session) -> bool:
+            return bool(store.due_ends(session, now, 1))
+
+        def unit(session: Session) -> list[str]:
+            revision = self._bump(session)
+            ended: list[str] = []
+            for conference_id in store.due_ends(session, now, limit):
+                conference = session.get(Conference, conference_id, populate_existing=True)
                 if conference is None or conference.ended_at is not None or conference.end_time is None:
                     continue
                 conference.ended_at = conference.end_time
                 conference.revision = revision
-                await self._disconnect_all(session, conference, revision, now)
+                self._disconnect_all(session, conference, revision, now)
                 self._refresh_cleanup(conference, 0, now)
                 ended.append(conference.name)
+            return ended
+
+        if not await self.database.run(due, write=False):
+            return []
+        ended = await self.database.run(unit)
         for name in ended:
             logger.info("conference ended", extra={"conference": name, "by": "duration"})
         return ended
@@ -519,28 +571,37 @@ class ConferenceService:
     async def delete_due_conferences(self, limit: int = 50) -> list[str]:
         """Delete conferences whose cleanupTimeout ran out; each is deleted by exactly one process."""
         now = self.clock()
-        async with self.database.session() as session:
-            if not await repo.due_cleanups(session, now, 1):
-                return []
-        removed: list[_Registration] = []
-        async with self._write() as (session, revision):
-            for conference_id in await repo.due_cleanups(session, now, limit):
-                conference = await session.get(Conference, conference_id, populate_existing=True)
+
+        def due(session: Session) -> bool:
+            return bool(store.due_cleanups(session, now, 1))
+
+        def unit(session: Session) -> list[_Registration]:
+            revision = self._bump(session)
+            removed: list[_Registration] = []
+            for conference_id in store.due_cleanups(session, now, limit):
+                conference = session.get(Conference, conference_id, populate_existing=True)
                 if conference is None or conference.cleanup_due is None or conference.cleanup_due > now:
                     continue
                 removed.append(_registration(conference))
-                await self._delete(session, conference, revision, now)
-                await session.delete(conference)
-            await session.flush()
-            await repo.adjust_count(session, -len(removed))
+                store.delete_conference(session.connection(), conference.name, revision, now)
+            store.adjust_count(session, -len(removed))
+            return removed
+
+        if not await self.database.run(due, write=False):
+            return []
+        removed = await self.database.run(unit)
         for registration in removed:
             logger.info("conference cleaned up", extra={"conference": registration.name})
             await self._notify_removed(registration)
         return [registration.name for registration in removed]
 
     async def purge_dead_records(self) -> None:
-        async with self.database.session() as session:
-            await repo.purge_dead(session, self.clock() - timedelta(seconds=DEAD_RECORD_SECONDS))
+        before = self.clock() - timedelta(seconds=DEAD_RECORD_SECONDS)
+
+        def unit(session: Session) -> None:
+            store.purge_dead(session, before)
+
+        await self.database.run(unit)
 
 
 def conference_is_completed_at(conference: Conference, now: datetime) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from app.conferences.models import Conference, Participant
+from app.conferences.models import ConferenceData, Participant
 
 # Defaults an MCU reports for members never set (control plane only: no media behind them).
 CONFERENCE_DEFAULTS: dict[str, Any] = {
@@ -63,17 +63,17 @@ def option_value(name: str, value: Any) -> Any:
     return value
 
 
-def conference_is_completed(conference: Conference, now: datetime) -> bool:
+def conference_is_completed(conference: ConferenceData, now: datetime) -> bool:
     if conference.ended_at is not None:
         return True
     return conference.end_time is not None and conference.end_time <= now
 
 
-def conference_is_active(conference: Conference, now: datetime) -> bool:
+def conference_is_active(conference: ConferenceData, now: datetime) -> bool:
     return conference.start_time <= now and not conference_is_completed(conference, now)
 
 
-def conference_struct(conference: Conference, now: datetime) -> dict[str, Any]:
+def conference_struct(conference: ConferenceData, now: datetime) -> dict[str, Any]:
     options = conference.options
     active = conference_is_active(conference, now)
     struct: dict[str, Any] = {
@@ -110,7 +110,7 @@ def conference_struct(conference: Conference, now: datetime) -> dict[str, Any]:
     return struct
 
 
-def conference_unchanged(conference: Conference) -> dict[str, Any]:
+def conference_unchanged(conference: ConferenceData) -> dict[str, Any]:
     return {"conferenceName": conference.name, "uniqueId": conference.id, "changed": False}
 
 
@@ -123,7 +123,7 @@ def participant_identity(participant: Participant, conference_name: str) -> dict
     }
 
 
-def current_state(participant: Participant, conference: Conference, now: datetime) -> dict[str, Any]:
+def current_state(participant: Participant, conference: ConferenceData, now: datetime) -> dict[str, Any]:
     options = participant.options
     override = bool(options.get("displayNameOverrideStatus", False))
     state: dict[str, Any] = {
@@ -164,7 +164,7 @@ def configured_state(participant: Participant) -> dict[str, Any]:
 
 
 def participant_struct(
-    participant: Participant, conference: Conference, now: datetime, scope: frozenset[str]
+    participant: Participant, conference: ConferenceData, now: datetime, scope: frozenset[str]
 ) -> dict[str, Any]:
     struct = participant_identity(participant, conference.name)
     struct["connectionUniqueId"] = conference.id
