@@ -28,7 +28,6 @@ from app.sip_registration.hook import RegistrationHook
 from app.sip_registration.reconciler import RegistrationCoordinator
 from app.storage.database import Database
 from app.version import SOFTWARE_VERSION
-from app.xmlrpc.endpoint import router as rpc_router
 
 logger = logging.getLogger(__name__)
 
@@ -99,7 +98,6 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.include_router(health_router)
     app.include_router(system_xml_router)
-    app.include_router(rpc_router)
     app.include_router(global_settings_router)
     app.include_router(sip_credentials_router)
     app.include_router(sip_registration_router)

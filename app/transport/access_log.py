@@ -57,4 +57,7 @@ class AccessLog:
                     # the request was refused before the body was read (413, 403).
                     fields.update(rpc_method="-", outcome="ok" if status < 400 else "refused", fault=0)
                     fields.update(note or {})
-                logger.info("request", extra=fields)
+                # makeRecord + handle: the same record logger.info() would make, minus its stack walk.
+                logger.handle(
+                    logger.makeRecord(logger.name, logging.INFO, __file__, 0, "request", (), None, extra=fields)
+                )

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.transport.reply import too_large
 
 MAX_BODY_BYTES = 64 * 1024
 
@@ -13,20 +13,13 @@ class _TooLarge(Exception):
     pass
 
 
-def _payload(limit: int) -> bytes:
-    return json.dumps({"error": "request body too large", "limit_bytes": limit}).encode()
-
-
 class BodyLimit:
     def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES) -> None:
         self.app = app
         self.limit = limit
 
     async def _reject(self, send: Send) -> None:
-        body = _payload(self.limit)
-        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-        await send({"type": "http.response.start", "status": 413, "headers": [*headers, (b"connection", b"close")]})
-        await send({"type": "http.response.body", "body": body})
+        await too_large(self.limit).send(send)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

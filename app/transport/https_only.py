@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
-
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.transport.listener import transport_of
+from app.transport.reply import json_reply
 
 ADMIN_PREFIX = "/api/admin"
-_BODY = json.dumps({"error": "the management API is served over HTTPS only"}).encode()
+_REFUSAL = json_reply(403, {"error": "the management API is served over HTTPS only"})
 
 
 class AdminHttpsOnly:
@@ -22,8 +21,6 @@ class AdminHttpsOnly:
             and (scope["path"] == ADMIN_PREFIX or scope["path"].startswith(ADMIN_PREFIX + "/"))
             and not transport_of(scope).secure
         ):
-            headers = [(b"content-type", b"application/json"), (b"content-length", str(len(_BODY)).encode())]
-            await send({"type": "http.response.start", "status": 403, "headers": headers})
-            await send({"type": "http.response.body", "body": _BODY})
+            await _REFUSAL.send(send)
             return
         await self.app(scope, receive, send)

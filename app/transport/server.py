@@ -22,15 +22,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import uvicorn
+from fastapi import FastAPI
 from starlette.types import ASGIApp
 
 from app.core.config import Settings
+from app.core.state import AppServices
 from app.main import create_app
 from app.transport.access_log import AccessLog
 from app.transport.body_limit import BodyLimit
 from app.transport.https_only import AdminHttpsOnly
 from app.transport.listener import ListenerName, ListenerStamp
 from app.transport.tls import certificate_paths, harden
+from app.xmlrpc.endpoint import RpcEndpoint, RpcRoute
 
 logger = logging.getLogger(__name__)
 
@@ -75,13 +78,19 @@ class _Server(uvicorn.Server):
         yield
 
 
-def wrap_for_listener(app: ASGIApp, listener: ListenerName, settings: Settings) -> ASGIApp:
-    """The middleware stack in front of the FastAPI app, outermost first."""
-    inner = AdminHttpsOnly(BodyLimit(app))
-    return ListenerStamp(AccessLog(inner), listener, settings.server.trusted_proxies)
+def wrap_for_listener(app: FastAPI, listener: ListenerName, settings: Settings) -> ASGIApp:
+    """The stack in front of the FastAPI app, outermost first; ``/RPC2`` branches off before FastAPI."""
+
+    def services() -> AppServices:
+        running: AppServices = app.state.services
+        return running
+
+    management = AdminHttpsOnly(BodyLimit(app))
+    routed = RpcRoute(management, RpcEndpoint(services))
+    return ListenerStamp(AccessLog(routed), listener, settings.server.trusted_proxies)
 
 
-def _config(app: ASGIApp, settings: Settings, listener: ListenerName, tls: tuple[Path, Path] | None) -> uvicorn.Config:
+def _config(app: FastAPI, settings: Settings, listener: ListenerName, tls: tuple[Path, Path] | None) -> uvicorn.Config:
     def context_factory(_config: uvicorn.Config, default: Callable[[], ssl.SSLContext]) -> ssl.SSLContext:
         return harden(default())
 

@@ -1,31 +1,29 @@
-"""HTTP responses for /RPC2: results and faults as ``text/xml`` with HTTP 200, refusals as 401/403."""
+"""What /RPC2 sends back: results and faults as ``text/xml`` with HTTP 200, refusals as 401/403/405."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from starlette.responses import JSONResponse, Response
-
+from app.transport.reply import Reply, json_reply
 from app.xmlrpc.codec import encode_fault, encode_result
 from app.xmlrpc.faults import FaultCode, McuFault
 
-XML_MEDIA_TYPE = "text/xml"
-BASIC_CHALLENGE = {"WWW-Authenticate": 'Basic realm="adhoc-bridge"'}
+XML_CONTENT_TYPE = b"text/xml; charset=utf-8"
+BASIC_CHALLENGE = (b"www-authenticate", b'Basic realm="adhoc-bridge"')
 
 
-def result_response(result: dict[str, Any]) -> Response:
-    return Response(encode_result(result), media_type=XML_MEDIA_TYPE)
+def result_reply(result: dict[str, Any]) -> Reply:
+    return Reply(200, encode_result(result), XML_CONTENT_TYPE)
 
 
-def fault_response(fault: McuFault) -> Response:
-    return Response(encode_fault(fault), media_type=XML_MEDIA_TYPE)
+def fault_reply(fault: McuFault) -> Reply:
+    return Reply(200, encode_fault(fault), XML_CONTENT_TYPE)
 
 
-def unauthorized_response() -> Response:
-    """No credentials, or a wrong Basic header: 401 with a Basic challenge and a fault-15 body."""
-    body = encode_fault(McuFault(FaultCode.INSUFFICIENT_PRIVILEGES))
-    return Response(body, status_code=401, media_type=XML_MEDIA_TYPE, headers=BASIC_CHALLENGE)
-
-
-def http_disabled_response() -> Response:
-    return JSONResponse({"error": "HTTP access for external systems is disabled; use HTTPS"}, status_code=403)
+_PRIVILEGES = encode_fault(McuFault(FaultCode.INSUFFICIENT_PRIVILEGES))
+# No credentials, or a wrong Basic header: 401 with a Basic challenge and a fault-15 body.
+UNAUTHORIZED = Reply(401, _PRIVILEGES, XML_CONTENT_TYPE, (BASIC_CHALLENGE,))
+INSUFFICIENT_PRIVILEGES = Reply(200, _PRIVILEGES, XML_CONTENT_TYPE)
+OPERATION_FAILED = fault_reply(McuFault(FaultCode.OPERATION_FAILED))
+HTTP_DISABLED = json_reply(403, {"error": "HTTP access for external systems is disabled; use HTTPS"})
+METHOD_NOT_ALLOWED = json_reply(405, {"error": "XML-RPC calls are POSTed to /RPC2"}, (b"allow", b"POST"))

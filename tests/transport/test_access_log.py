@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 
 from tests.conftest import BridgeFactory
 from tests.support.bridge import EXTERNAL_PASSWORD, EXTERNAL_USER, KNOWN_SECRETS, auth
@@ -40,3 +41,21 @@ def test_json_log_lines_carry_method_outcome_fault_latency_and_peer(bridge_facto
     text = bridge.log_text()
     assert WRONG_PASSWORD not in text
     assert EXTERNAL_PASSWORD not in text
+
+
+def test_a_client_gone_mid_body_is_logged_and_the_server_keeps_serving(bridge_factory: BridgeFactory) -> None:
+    bridge = bridge_factory(env_overrides={"ADHOC_LOG__FORMAT": "json", "ADHOC_LOG__LEVEL": "info"})
+    body = b"<methodCall><methodName>device.query</methodName>" + b" " * 4096
+    with (
+        socket.create_connection(("127.0.0.1", bridge.https_port)) as raw,
+        bridge.ssl_context().wrap_socket(raw, server_hostname="127.0.0.1") as tls,
+    ):
+        head = f"POST /RPC2 HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {len(body) * 2}\r\n\r\n"
+        tls.sendall(head.encode() + body)
+    assert post_rpc("httpx", bridge, "device.query", auth()).result is not None
+    assert bridge.stop() == 0
+
+    records = [json.loads(line) for line in bridge.log_text().splitlines() if line.strip()]
+    outcomes = [record["outcome"] for record in records if record.get("path") == "/RPC2"]
+    assert outcomes == ["disconnected", "ok"]
+    assert [record for record in records if record["level"] in ("error", "critical")] == []

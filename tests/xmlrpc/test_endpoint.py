@@ -136,3 +136,12 @@ def test_malformed_basic_header_is_401(bridge: Bridge) -> None:
         reply = post_rpc("httpx", bridge, "device.query", auth(), headers={"Authorization": header})
         assert reply.status == 401, header
         assert reply.fault_code == 15
+
+
+@pytest.mark.parametrize("method", ["GET", "PUT", "DELETE"])
+def test_rpc2_takes_only_post(bridge: Bridge, method: str) -> None:
+    with bridge.client(auth=RIGHT) as client:
+        response = client.request(method, "/RPC2")
+    assert response.status_code == 405
+    assert response.headers["allow"] == "POST"
+    assert response.json() == {"error": "XML-RPC calls are POSTed to /RPC2"}
