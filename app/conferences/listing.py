@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from app.conferences import store
@@ -78,11 +79,11 @@ def _dead_item(record: tuple[int, dict[str, Any]]) -> _Item:
     return _Item(item_id, lambda: {**identity, "dead": True}, None)
 
 
-def _dead(session: Session, cursor: Cursor, scan: int) -> list[tuple[int, dict[str, Any]]]:
+def _dead(connection: Connection, cursor: Cursor, scan: int) -> list[tuple[int, dict[str, Any]]]:
     """Dead records a revision-based enumeration reports, merged into the page by id."""
     if cursor.last_revision is None or cursor.list_all:
         return []
-    return store.dead_page(session.connection(), cursor.kind, cursor.after_id, cursor.last_revision, scan + 1)
+    return store.dead_page(connection, cursor.kind, cursor.after_id, cursor.last_revision, scan + 1)
 
 
 async def _page(
@@ -122,11 +123,11 @@ async def enumerate_conferences(service: ConferenceService, params: ConferenceEn
     now: datetime = service.clock()
     changed_since = cursor.last_revision if cursor.list_all else None
 
-    def unit(session: Session) -> tuple[int, list[ConferenceRow], list[tuple[int, dict[str, Any]]]]:
-        revision, rows = store.conference_page(session.connection(), cursor.after_id, _since(cursor), scan + 1)
-        return revision, rows, _dead(session, cursor, scan)
+    def unit(connection: Connection) -> tuple[int, list[ConferenceRow], list[tuple[int, dict[str, Any]]]]:
+        revision, rows = store.conference_page(connection, cursor.after_id, _since(cursor), scan + 1)
+        return revision, rows, _dead(connection, cursor, scan)
 
-    revision, rows, dead = await service.database.run(unit, write=False)
+    revision, rows, dead = await service.database.run_core(unit, write=False)
 
     def item(conference: ConferenceRow) -> _Item:
         def render() -> dict[str, Any]:
@@ -165,7 +166,7 @@ async def enumerate_participants(service: ConferenceService, params: Participant
     ) -> tuple[int, list[tuple[Participant, Conference]], list[tuple[int, dict[str, Any]]]]:
         revision = store.current_revision(session)
         rows = store.participant_page(session, cursor.after_id, _since(cursor), scan + 1)
-        return revision, rows, _dead(session, cursor, scan)
+        return revision, rows, _dead(session.connection(), cursor, scan)
 
     revision, rows, dead = await service.database.run(unit, write=False)
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -104,17 +105,18 @@ class ConferenceService:
 
     # -- plumbing -------------------------------------------------------------------------------------
 
-    def _bump(self, session: Session, *, count_delta: int = 0) -> int:
+    def _bump(self, session: Session | Connection, *, count_delta: int = 0) -> int:
         """Start a write: take the writer lock and return the new revision (fault 3 past the count limit)."""
         limit = self.max_conferences if count_delta > 0 else None
-        revision = store.bump_revision(session, count_delta=count_delta, max_conferences=limit)
+        connection = session.connection() if isinstance(session, Session) else session
+        revision = store.bump_revision(connection, count_delta=count_delta, max_conferences=limit)
         if revision is None:
             raise McuFault(FaultCode.TOO_MANY_CONFERENCES)
         return revision
 
     async def tokens(self) -> EnumerateTokens:
         if self._tokens is None:
-            key = await self.database.run(store.enumerate_key, write=False)
+            key = await self.database.run_core(store.enumerate_key, write=False)
             self._tokens = EnumerateTokens(bytes.fromhex(key))
         return self._tokens
 
@@ -219,9 +221,8 @@ class ConferenceService:
         values = {name: getattr(conference, name) for name in store.INSERT_COLUMNS}
         claims = store.numeric_claims(conference.numeric_id, conference.guest_numeric_id)
 
-        def unit(session: Session) -> int:
-            values["revision"] = self._bump(session, count_delta=1)
-            connection = session.connection()
+        def unit(connection: Connection) -> int:
+            values["revision"] = self._bump(connection, count_delta=1)
             try:
                 conference_id = store.insert_conference(connection, values)
             except IntegrityError:
@@ -232,21 +233,21 @@ class ConferenceService:
                 raise McuFault(FaultCode.DUPLICATE_NUMERIC_ID) from None
             return conference_id
 
-        conference.id = await self.database.run(unit)
+        conference.id = await self.database.run_core(unit)
         logger.info("conference created", extra={"conference": conference.name, "unique_id": conference.id})
         await self._notify_created(_registration(conference))
 
     async def destroy(self, name: str) -> None:
         now = self.clock()
 
-        def unit(session: Session) -> tuple[str | None, dict[str, Any]]:
-            revision = self._bump(session, count_delta=-1)
-            deleted = store.delete_conference(session.connection(), name, revision, now)
+        def unit(connection: Connection) -> tuple[str | None, dict[str, Any]]:
+            revision = self._bump(connection, count_delta=-1)
+            deleted = store.delete_conference(connection, name, revision, now)
             if deleted is None:
                 raise McuFault(FaultCode.NO_SUCH_CONFERENCE)
             return deleted
 
-        numeric_id, options = await self.database.run(unit)
+        numeric_id, options = await self.database.run_core(unit)
         logger.info("conference destroyed", extra={"conference": name})
         await self._notify_removed(_Registration(name, numeric_id, _registers(options)))
 
@@ -330,10 +331,10 @@ class ConferenceService:
             await self._notify_created(after)
 
     async def status(self, name: str) -> tuple[ConferenceData, datetime]:
-        def unit(session: Session) -> ConferenceRow | None:
-            return store.conference_row(session.connection(), name)
+        def unit(connection: Connection) -> ConferenceRow | None:
+            return store.conference_row(connection, name)
 
-        conference = await self.database.run(unit, write=False)
+        conference = await self.database.run_core(unit, write=False)
         if conference is None:
             raise McuFault(FaultCode.NO_SUCH_CONFERENCE)
         return conference, self.clock()
@@ -584,7 +585,7 @@ class ConferenceService:
                     continue
                 removed.append(_registration(conference))
                 store.delete_conference(session.connection(), conference.name, revision, now)
-            store.adjust_count(session, -len(removed))
+            store.adjust_count(session.connection(), -len(removed))
             return removed
 
         if not await self.database.run(due, write=False):

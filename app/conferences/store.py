@@ -25,6 +25,7 @@ from app.conferences.models import (
     Participant,
 )
 from app.conferences.views import ACTIVE_CALL_STATES
+from app.storage.prepared import Prepared
 
 CONFERENCE = cast(Table, Conference.__table__)
 STATE = cast(Table, ConferenceState.__table__)
@@ -35,63 +36,77 @@ DEAD = cast(Table, DeadRecord.__table__)
 CONFERENCE_COLUMNS = [CONFERENCE.c[name] for name in CONFERENCE_ROW_FIELDS]
 INSERT_COLUMNS = [name for name in CONFERENCE_ROW_FIELDS if name != "id"]
 
-_BUMP = (
+_BUMP = Prepared(
     update(STATE)
     .where(STATE.c.id == STATE_ROW_ID)
     .values(revision=STATE.c.revision + 1, conference_count=STATE.c.conference_count + bindparam("delta"))
-    .returning(STATE.c.revision)
+    .returning(STATE.c.revision),
+    result_types=[STATE.c.revision.type],
 )
-_BUMP_LIMITED = (
+_BUMP_LIMITED = Prepared(
     update(STATE)
     .where(STATE.c.id == STATE_ROW_ID, STATE.c.conference_count + bindparam("delta") <= bindparam("limit"))
     .values(revision=STATE.c.revision + 1, conference_count=STATE.c.conference_count + bindparam("delta"))
-    .returning(STATE.c.revision)
+    .returning(STATE.c.revision),
+    result_types=[STATE.c.revision.type],
 )
-_ADJUST_COUNT = (
+_ADJUST_COUNT = Prepared(
     update(STATE)
     .where(STATE.c.id == STATE_ROW_ID)
     .values(conference_count=STATE.c.conference_count + bindparam("delta"))
 )
-_ENUMERATE_KEY = select(STATE.c.enumerate_key).where(STATE.c.id == STATE_ROW_ID)
-_INSERT_CONFERENCE = insert(CONFERENCE).returning(CONFERENCE.c.id)
-_INSERT_CLAIMS = insert(CLAIM)
-_DELETE_CLAIMS = delete(CLAIM).where(CLAIM.c.conference_id == bindparam("conference_id"))
-_CONFERENCE_BY_NAME = select(*CONFERENCE_COLUMNS).where(CONFERENCE.c.name == bindparam("name"))
-_DELETE_VICTIM = (
-    select(
-        CONFERENCE.c.id,
-        CONFERENCE.c.numeric_id,
-        CONFERENCE.c.options,
-        PARTICIPANT.c.id,
-        PARTICIPANT.c.name,
-        PARTICIPANT.c.protocol,
-        PARTICIPANT.c.participant_type,
-    )
+_ENUMERATE_KEY = Prepared(
+    select(STATE.c.enumerate_key).where(STATE.c.id == STATE_ROW_ID), result_types=[STATE.c.enumerate_key.type]
+)
+_INSERT_CONFERENCE = Prepared(
+    insert(CONFERENCE).returning(CONFERENCE.c.id), result_types=[CONFERENCE.c.id.type], column_keys=INSERT_COLUMNS
+)
+_CLAIM_COLUMNS = ("numeric_id", "conference_id", "guest")
+_INSERT_CLAIMS = Prepared(insert(CLAIM), column_keys=_CLAIM_COLUMNS)
+_DELETE_CLAIMS = Prepared(delete(CLAIM).where(CLAIM.c.conference_id == bindparam("conference_id")))
+_CONFERENCE_BY_NAME = Prepared(
+    select(*CONFERENCE_COLUMNS).where(CONFERENCE.c.name == bindparam("name")),
+    result_types=[column.type for column in CONFERENCE_COLUMNS],
+)
+_VICTIM_COLUMNS = (
+    CONFERENCE.c.id,
+    CONFERENCE.c.numeric_id,
+    CONFERENCE.c.options,
+    PARTICIPANT.c.id,
+    PARTICIPANT.c.name,
+    PARTICIPANT.c.protocol,
+    PARTICIPANT.c.participant_type,
+)
+_DELETE_VICTIM = Prepared(
+    select(*_VICTIM_COLUMNS)
     .select_from(CONFERENCE.outerjoin(PARTICIPANT, PARTICIPANT.c.conference_id == CONFERENCE.c.id))
     .where(CONFERENCE.c.name == bindparam("name"))
-    .order_by(PARTICIPANT.c.id)
+    .order_by(PARTICIPANT.c.id),
+    result_types=[column.type for column in _VICTIM_COLUMNS],
 )
-_DELETE_CONFERENCE = delete(CONFERENCE).where(CONFERENCE.c.id == bindparam("conference_id"))
-_INSERT_DEAD = insert(DEAD)
+_DELETE_CONFERENCE = Prepared(delete(CONFERENCE).where(CONFERENCE.c.id == bindparam("conference_id")))
+_DEAD_COLUMNS = ("kind", "item_id", "identity", "revision", "deleted_at")
+_INSERT_DEAD = Prepared(insert(DEAD), column_keys=_DEAD_COLUMNS)
 
 
-def _conference_page_statement(since: bool) -> Any:
+def _conference_page_statement(since: bool) -> Prepared:
     page = select(*CONFERENCE_COLUMNS).where(CONFERENCE.c.id > bindparam("after_id"))
     if since:
         page = page.where(CONFERENCE.c.revision > bindparam("since_revision"))
     rows = page.order_by(CONFERENCE.c.id).limit(bindparam("limit")).subquery()
     columns = [rows.c[name] for name in CONFERENCE_ROW_FIELDS]
-    return (
+    statement = (
         select(STATE.c.revision, *columns)
         .select_from(STATE.outerjoin(rows, true()))
         .where(STATE.c.id == STATE_ROW_ID)
         .order_by(rows.c.id)
     )
+    return Prepared(statement, result_types=[STATE.c.revision.type, *(column.type for column in columns)])
 
 
 _CONFERENCE_PAGE = _conference_page_statement(False)
 _CONFERENCE_PAGE_SINCE = _conference_page_statement(True)
-_DEAD_PAGE = (
+_DEAD_PAGE = Prepared(
     select(DEAD.c.item_id, DEAD.c.identity)
     .where(
         DEAD.c.kind == bindparam("kind"),
@@ -99,33 +114,36 @@ _DEAD_PAGE = (
         DEAD.c.revision > bindparam("since_revision"),
     )
     .order_by(DEAD.c.item_id)
-    .limit(bindparam("limit"))
+    .limit(bindparam("limit")),
+    result_types=[DEAD.c.item_id.type, DEAD.c.identity.type],
 )
 
 
-def bump_revision(session: Session, *, count_delta: int = 0, max_conferences: int | None = None) -> int | None:
+def bump_revision(connection: Connection, *, count_delta: int = 0, max_conferences: int | None = None) -> int | None:
     """Take the writer lock (the state row) and return the new revision; None if the count limit stops it."""
-    connection = session.connection()
     if max_conferences is None:
-        result = connection.execute(_BUMP, {"delta": count_delta})
+        row = _BUMP.first(connection, {"delta": count_delta})
     else:
-        result = connection.execute(_BUMP_LIMITED, {"delta": count_delta, "limit": max_conferences})
-    revision = result.scalar_one_or_none()
-    return None if revision is None else int(revision)
+        row = _BUMP_LIMITED.first(connection, {"delta": count_delta, "limit": max_conferences})
+    return None if row is None else int(row[0])
 
 
-def adjust_count(session: Session, delta: int) -> None:
+def adjust_count(connection: Connection, delta: int) -> None:
     if delta:
-        session.connection().execute(_ADJUST_COUNT, {"delta": delta})
+        _ADJUST_COUNT.all(connection, {"delta": delta})
 
 
-def enumerate_key(session: Session) -> str:
-    return str(session.connection().execute(_ENUMERATE_KEY).scalar_one())
+def enumerate_key(connection: Connection) -> str:
+    row = _ENUMERATE_KEY.first(connection, {})
+    assert row is not None
+    return str(row[0])
 
 
 def insert_conference(connection: Connection, values: dict[str, Any]) -> int:
     """Insert a conference row (raises IntegrityError on a duplicate name); its new id."""
-    return int(connection.execute(_INSERT_CONFERENCE, values).scalar_one())
+    row = _INSERT_CONFERENCE.first(connection, values)
+    assert row is not None
+    return int(row[0])
 
 
 def numeric_claims(numeric_id: str | None, guest_numeric_id: str | None) -> dict[str, bool]:
@@ -137,19 +155,18 @@ def numeric_claims(numeric_id: str | None, guest_numeric_id: str | None) -> dict
 
 def insert_claims(connection: Connection, conference_id: int, claims: dict[str, bool]) -> None:
     """Claim numeric IDs for a conference (raises IntegrityError if one is taken)."""
-    if claims:
-        rows = [{"numeric_id": n, "conference_id": conference_id, "guest": g} for n, g in claims.items()]
-        connection.execute(_INSERT_CLAIMS, rows)
+    for numeric_id, guest in claims.items():
+        _INSERT_CLAIMS.all(connection, {"numeric_id": numeric_id, "conference_id": conference_id, "guest": guest})
 
 
 def replace_numeric_ids(session: Session, conference: Conference) -> None:
     connection = session.connection()
-    connection.execute(_DELETE_CLAIMS, {"conference_id": conference.id})
+    _DELETE_CLAIMS.all(connection, {"conference_id": conference.id})
     insert_claims(connection, conference.id, numeric_claims(conference.numeric_id, conference.guest_numeric_id))
 
 
 def conference_row(connection: Connection, name: str) -> ConferenceRow | None:
-    row = connection.execute(_CONFERENCE_BY_NAME, {"name": name}).first()
+    row = _CONFERENCE_BY_NAME.first(connection, {"name": name})
     return None if row is None else ConferenceRow(*row)
 
 
@@ -160,7 +177,7 @@ def delete_conference(
 
     Returns the conference's (numeric_id, options), or None if there is no such conference.
     """
-    rows = connection.execute(_DELETE_VICTIM, {"name": name}).all()
+    rows = _DELETE_VICTIM.all(connection, {"name": name})
     if not rows:
         return None
     conference_id, numeric_id, options = rows[0][0], rows[0][1], rows[0][2]
@@ -189,8 +206,11 @@ def delete_conference(
             "deleted_at": now,
         }
     )
-    connection.execute(_DELETE_CONFERENCE, {"conference_id": conference_id})
-    connection.execute(_INSERT_DEAD, dead)
+    _DELETE_CONFERENCE.all(connection, {"conference_id": conference_id})
+    if len(dead) == 1:
+        _INSERT_DEAD.all(connection, dead[0])
+    else:
+        _INSERT_DEAD.many(connection, dead)
     return numeric_id, options
 
 
@@ -198,22 +218,19 @@ def conference_page(
     connection: Connection, after_id: int, since_revision: int | None, limit: int
 ) -> tuple[int, list[ConferenceRow]]:
     """The current revision and up to ``limit`` conferences after ``after_id``, in one statement."""
-    parameters: dict[str, Any] = {"after_id": after_id, "limit": limit}
     if since_revision is None:
-        statement = _CONFERENCE_PAGE
+        rows = _CONFERENCE_PAGE.all(connection, {"after_id": after_id, "limit": limit})
     else:
-        statement = _CONFERENCE_PAGE_SINCE
-        parameters["since_revision"] = since_revision
-    rows = connection.execute(statement, parameters).all()
-    revision = int(rows[0][0])
-    return revision, [ConferenceRow(*row[1:]) for row in rows if row[1] is not None]
+        parameters = {"after_id": after_id, "since_revision": since_revision, "limit": limit}
+        rows = _CONFERENCE_PAGE_SINCE.all(connection, parameters)
+    return int(rows[0][0]), [ConferenceRow(*row[1:]) for row in rows if row[1] is not None]
 
 
 def dead_page(
     connection: Connection, kind: str, after_id: int, since_revision: int, limit: int
 ) -> list[tuple[int, dict[str, Any]]]:
     parameters = {"kind": kind, "after_id": after_id, "since_revision": since_revision, "limit": limit}
-    return [(int(row[0]), row[1]) for row in connection.execute(_DEAD_PAGE, parameters)]
+    return [(int(row[0]), row[1]) for row in _DEAD_PAGE.all(connection, parameters)]
 
 
 def current_revision(session: Session) -> int:

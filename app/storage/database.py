@@ -1,33 +1,40 @@
 """Engines, sessions and units of work: SQLite (WAL) by default, PostgreSQL via ``postgresql+asyncpg://``.
 
 ``Database.session()`` is the general async session (one thread hop per statement on SQLite).
-``Database.run(fn)`` runs a whole synchronous unit of work ``fn(session)`` in one go and commits it:
+``Database.run(fn)`` / ``Database.run_core(fn)`` run a whole synchronous unit of work ``fn(session)`` /
+``fn(connection)`` as one transaction, committed when ``fn`` returns and rolled back if it raises:
 
-* on SQLite, in the one writer thread of this process, on the stdlib ``sqlite3`` driver: one request
-  costs one thread hop however many statements it runs, writers of this process never contend for the
-  database lock, and writes open with ``BEGIN IMMEDIATE`` so writers of other processes queue in
-  SQLite's busy handler instead of failing to upgrade a read lock;
-* on PostgreSQL, through ``AsyncSession.run_sync`` on the asyncpg engine.
+* on SQLite, on the stdlib ``sqlite3`` driver. A unit first runs right on the event loop on a connection
+  whose busy timeout is zero: SQLite statements take microseconds, and a unit never awaits, so it never
+  holds a lock across a yield. If the database is locked (another process or another connection of this
+  one is writing), that attempt is rolled back and the unit runs instead in this process's one writer
+  thread, whose connection waits in SQLite's busy handler, so the event loop never waits for a lock.
+  Writes open with ``BEGIN IMMEDIATE``, so writers queue for the lock up front instead of failing to
+  upgrade a read lock. The event-loop connection never checkpoints the WAL itself (a checkpoint may
+  fsync); the writer thread runs a passive checkpoint every ``CHECKPOINT_EVERY_COMMITS`` commits.
+* on PostgreSQL, through ``run_sync`` on the asyncpg engine.
 """
 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator, Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, create_engine as create_sync_engine, event
+from sqlalchemy import Connection, Engine, create_engine as create_sync_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+CHECKPOINT_EVERY_COMMITS = 64
 
 T = TypeVar("T")
-UnitOfWork = Callable[[Session], T]
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -40,9 +47,14 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_manual_transactions(dbapi_connection: Any, record: Any) -> None:
-    """The driver never opens transactions itself: ``Database.run`` says BEGIN IMMEDIATE or BEGIN."""
+    """The driver never opens transactions itself: units of work say BEGIN IMMEDIATE (or nothing, to read)."""
     _sqlite_pragmas(dbapi_connection, record)
     dbapi_connection.isolation_level = None
+
+
+def _is_busy(exc: OperationalError) -> bool:
+    code = getattr(exc.orig, "sqlite_errorcode", None)
+    return code is not None and code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 
 def is_sqlite(url: str) -> bool:
@@ -60,26 +72,98 @@ def create_engine(url: str) -> AsyncEngine:
     return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
 
 
-def create_writer_engine(url: str) -> Engine:
-    """The SQLite engine of the writer thread: stdlib ``sqlite3``, one connection, same pragmas."""
+def create_unit_engine(url: str) -> Engine:
+    """The SQLite engine of the units of work: stdlib ``sqlite3``, two connections (event loop, writer thread)."""
     sync_url = make_url(url).set(drivername="sqlite+pysqlite")
-    engine = create_sync_engine(sync_url, pool_size=1, max_overflow=0, connect_args={"check_same_thread": False})
+    engine = create_sync_engine(sync_url, pool_size=2, max_overflow=0, connect_args={"check_same_thread": False})
     event.listen(engine, "connect", _sqlite_manual_transactions)
     return engine
 
 
+def _attempt(connection: Connection, fn: Callable[[Any], T], write: bool, orm: bool) -> T:
+    try:
+        if write:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        if orm:
+            with Session(bind=connection, expire_on_commit=False) as session:
+                result = fn(session)
+                session.commit()  # flushes; the transaction is the connection's
+        else:
+            result = fn(connection)
+        connection.commit()
+        return result
+    except BaseException:
+        connection.rollback()
+        raise
+
+
+class _SQLiteUnits:
+    """Where SQLite units of work run: on the event loop if the lock is free, else in the writer thread."""
+
+    def __init__(self, url: str) -> None:
+        self.engine = create_unit_engine(url)
+        self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
+        self._loop_connection: Connection | None = None
+        self._thread_connection: Connection | None = None
+        self._commits = 0
+        self._checkpoint: Future[None] | None = None
+
+    def _on_loop(self) -> Connection:
+        if self._loop_connection is None:
+            connection = self.engine.connect()
+            connection.exec_driver_sql("PRAGMA busy_timeout=0")
+            connection.exec_driver_sql("PRAGMA wal_autocheckpoint=0")
+            connection.commit()
+            self._loop_connection = connection
+        return self._loop_connection
+
+    def _in_thread(self, fn: Callable[[Any], T], write: bool, orm: bool) -> T:
+        if self._thread_connection is None:
+            self._thread_connection = self.engine.connect()
+        return _attempt(self._thread_connection, fn, write, orm)
+
+    def _checkpoint_in_thread(self) -> None:
+        if self._thread_connection is None:
+            self._thread_connection = self.engine.connect()
+        self._thread_connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+        self._thread_connection.commit()
+
+    async def run(self, fn: Callable[[Any], T], write: bool, orm: bool) -> T:
+        try:
+            result = _attempt(self._on_loop(), fn, write, orm)
+        except OperationalError as exc:
+            if not _is_busy(exc):
+                raise
+            return await asyncio.wrap_future(self.writer.submit(self._in_thread, fn, write, orm))
+        if write:
+            self._commits += 1
+            if self._commits >= CHECKPOINT_EVERY_COMMITS and (self._checkpoint is None or self._checkpoint.done()):
+                self._commits = 0
+                self._checkpoint = self.writer.submit(self._checkpoint_in_thread)
+        return result
+
+    def _close_thread_connection(self) -> None:
+        if self._thread_connection is not None:
+            self._thread_connection.close()
+            self._thread_connection = None
+
+    async def dispose(self) -> None:
+        if self._loop_connection is not None:
+            self._loop_connection.close()
+            self._loop_connection = None
+        await asyncio.wrap_future(self.writer.submit(self._close_thread_connection))
+        self.writer.shutdown(wait=True)
+        self.engine.dispose()
+
+
 class Database:
-    """One engine per worker process; ``session()`` and ``run()`` give units of work that commit on success."""
+    """One engine per worker process; ``session()``, ``run()`` and ``run_core()`` commit on success."""
 
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = create_engine(url)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
-        self._writer: ThreadPoolExecutor | None = None
-        self._writer_engine: Engine | None = None
-        if self.is_sqlite:
-            self._writer_engine = create_writer_engine(url)
-            self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
+        self._sqlite = _SQLiteUnits(url) if self.is_sqlite else None
 
     @property
     def is_sqlite(self) -> bool:
@@ -90,27 +174,24 @@ class Database:
         async with self.sessions() as session, session.begin():
             yield session
 
-    async def run(self, fn: UnitOfWork[T], *, write: bool = True) -> T:
-        """Run ``fn(session)`` as one transaction, committed when it returns, rolled back if it raises.
+    async def run(self, fn: Callable[[Session], T], *, write: bool = True) -> T:
+        """Run the ORM unit of work ``fn(session)`` as one transaction.
 
         ``write=False`` promises ``fn`` only reads (on SQLite it then takes no write lock).
         """
-        if self._writer is not None:
-            return await asyncio.wrap_future(self._writer.submit(self._run_sqlite, fn, write))
+        if self._sqlite is not None:
+            return await self._sqlite.run(fn, write, True)
         async with self.sessions() as session, session.begin():
             return await session.run_sync(fn)
 
-    def _run_sqlite(self, fn: UnitOfWork[T], write: bool) -> T:
-        assert self._writer_engine is not None
-        with Session(self._writer_engine, expire_on_commit=False, autoflush=False) as session:
-            session.connection().exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
-            result = fn(session)
-            session.commit()
-            return result
+    async def run_core(self, fn: Callable[[Connection], T], *, write: bool = True) -> T:
+        """Run the Core unit of work ``fn(connection)`` as one transaction (no ORM session to pay for)."""
+        if self._sqlite is not None:
+            return await self._sqlite.run(fn, write, False)
+        async with self.engine.begin() as connection:
+            return await connection.run_sync(fn)
 
     async def dispose(self) -> None:
-        if self._writer is not None:
-            assert self._writer_engine is not None
-            await asyncio.wrap_future(self._writer.submit(self._writer_engine.dispose))
-            self._writer.shutdown(wait=True)
+        if self._sqlite is not None:
+            await self._sqlite.dispose()
         await self.engine.dispose()
