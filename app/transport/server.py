@@ -51,10 +51,12 @@ class Listeners:
     http: socket.socket
 
 
-def _bind(host: str, port: int) -> socket.socket:
+def _bind(host: str, port: int, *, reuse_port: bool) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     if family == socket.AF_INET6:
         sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
     sock.bind((host, port))
@@ -63,11 +65,23 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def bind_listeners(settings: Settings) -> Listeners:
-    return Listeners(
-        https=_bind(settings.server.host, settings.server.https_port),
-        http=_bind(settings.server.host, settings.server.http_port),
-    )
+def _bind_group(host: str, port: int, count: int) -> list[socket.socket]:
+    """One socket per worker on the same port. With several, SO_REUSEPORT lets the kernel spread new
+    connections over the workers; one shared socket would let whichever worker wakes first accept a
+    whole burst of keep-alive connections (CUCM's included) and serve them alone."""
+    if count == 1:
+        return [_bind(host, port, reuse_port=False)]
+    first = _bind(host, port, reuse_port=True)
+    bound_port = int(first.getsockname()[1])
+    return [first, *(_bind(host, bound_port, reuse_port=True) for _ in range(count - 1))]
+
+
+def bind_listeners(settings: Settings) -> list[Listeners]:
+    """The listeners of each worker, bound here once (before any privilege or fork matters)."""
+    count = settings.server.workers
+    https = _bind_group(settings.server.host, settings.server.https_port, count)
+    http = _bind_group(settings.server.host, settings.server.http_port, count)
+    return [Listeners(https=pair[0], http=pair[1]) for pair in zip(https, http, strict=True)]
 
 
 class _Server(uvicorn.Server):
@@ -155,8 +169,8 @@ class CrashLoopGuard:
         return len(self._deaths) >= self.limit
 
 
-def _supervise(settings: Settings, listeners: Listeners, tls: tuple[Path, Path]) -> int:
-    """Fork ``workers`` children that share the listeners; restart one that dies; forward stop signals.
+def _supervise(settings: Settings, listeners: list[Listeners], tls: tuple[Path, Path]) -> int:
+    """Fork one child per listener pair; restart one that dies (on its pair); forward stop signals.
 
     Gives up with status 1 when workers keep dying (see ``CrashLoopGuard``).
     """
@@ -171,7 +185,7 @@ def _supervise(settings: Settings, listeners: Listeners, tls: tuple[Path, Path])
                 signal.signal(sig, signal.SIG_DFL)
             code = 0
             try:
-                _run_worker(settings, listeners, tls)
+                _run_worker(settings, listeners[index], tls)
             except BaseException:
                 logger.exception("worker failed")
                 code = 1
@@ -189,7 +203,7 @@ def _supervise(settings: Settings, listeners: Listeners, tls: tuple[Path, Path])
 
     for sig in _STOP_SIGNALS:
         signal.signal(sig, forward)
-    for index in range(settings.server.workers):
+    for index in range(len(listeners)):
         spawn(index)
     logger.info("workers started", extra={"workers": settings.server.workers, "pids": sorted(children)})
 
@@ -236,8 +250,8 @@ def serve(settings: Settings, before_serving: Callable[[], None] | None = None) 
             "workers": settings.server.workers,
         },
     )
-    if settings.server.workers == 1:
-        _run_worker(settings, listeners, tls)
+    if len(listeners) == 1:
+        _run_worker(settings, listeners[0], tls)
         return 0
     code = _supervise(settings, listeners, tls)
     sys.stderr.flush()

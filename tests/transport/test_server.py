@@ -6,6 +6,7 @@ import os
 import signal
 import socket
 import ssl
+import subprocess
 import time
 import xmlrpc.client
 from pathlib import Path
@@ -105,3 +106,42 @@ def test_workers_that_keep_dying_stop_the_service_with_status_1(bridge_factory: 
     assert bridge.process.wait(timeout=30) == 1
     assert len(killed) >= 5
     assert "workers keep dying; stopping the service" in bridge.log_text()
+
+
+def _established_by(pid: int, port: int) -> int:
+    """How many established connections to ``port`` the process ``pid`` holds (from ss)."""
+    listing = subprocess.run(
+        ["ss", "-tnpH", "state", "established", f"( sport = :{port} )"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return sum(1 for line in listing.splitlines() if f"pid={pid}," in line)
+
+
+def test_a_burst_of_keep_alive_connections_is_spread_over_the_workers(bridge_factory: BridgeFactory) -> None:
+    """CUCM keeps its connections open: if one worker accepted the whole burst, the other would idle."""
+    bridge = bridge_factory(env_overrides={"ADHOC_SERVER__WORKERS": "2"})
+    deadline = time.monotonic() + 20
+    workers: set[int] = set()
+    while time.monotonic() < deadline and len(workers) < 2:
+        workers = _children(bridge.process.pid)
+        time.sleep(0.2)
+    assert len(workers) == 2, workers
+    # Connect all at once (the kernel completes every handshake before a worker wakes), then use each.
+    raw = [socket.create_connection(("127.0.0.1", bridge.https_port)) for _ in range(24)]
+    context = bridge.ssl_context()
+    connections = [context.wrap_socket(sock, server_hostname="127.0.0.1") for sock in raw]
+    try:
+        body = xmlrpc.client.dumps((auth(),), "device.query").encode()
+        head = f"POST /RPC2 HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+        for connection in connections:
+            connection.sendall(head + body)
+            assert connection.recv(64).startswith(b"HTTP/1.1 200")
+        held = {pid: _established_by(pid, bridge.https_port) for pid in workers}
+        assert sum(held.values()) == len(connections), held
+        assert all(count > 0 for count in held.values()), held
+    finally:
+        for connection in connections:
+            connection.close()
+    assert bridge.stop() == 0
