@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import socket
 from datetime import UTC, datetime
+from functools import cache
 
 from app.core.state import AppServices
 
@@ -15,6 +16,7 @@ TOTAL_AUDIO_ONLY_PORTS = 1000
 TOTAL_STREAMING_AND_CONTENT_PORTS = 0
 
 
+@cache
 def serial_number() -> str:
     """Stable per host, so a manager sees the same device across restarts."""
     digest = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8].upper()
