@@ -196,7 +196,8 @@ class RegistrationManager:
             if remaining <= 0:
                 raise TimeoutError(f"{uri} did not reach {[str(x) for x in states]}: {b.status if b else None}")
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), remaining)
+                async with asyncio.timeout(remaining):
+                    await self._changed.wait()
 
     # -- worker ------------------------------------------------------------------------------------
 
@@ -213,8 +214,11 @@ class RegistrationManager:
 
     async def _sleep(self, b: _Binding, seconds: float) -> None:
         b.wake.clear()
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(b.wake.wait(), max(0.0, seconds))
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancel (stop()) that lands as
+        # wake is set (unregister()), and the worker would carry on instead of stopping.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(max(0.0, seconds)):
+                await b.wake.wait()
 
     async def _run(self, b: _Binding) -> None:
         failures = 0

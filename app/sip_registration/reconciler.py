@@ -130,8 +130,11 @@ class RegistrationCoordinator:
                 raise
             except Exception:
                 logger.exception("SIP registration tick failed; retrying next tick")
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancel that lands as the
+            # event is set (a conference removed just before shutdown), and stop() then waits forever.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.tick)
+                async with asyncio.timeout(self.tick):
+                    await self._wake.wait()
             self._wake.clear()
 
     # -- one tick -------------------------------------------------------------------------------------
