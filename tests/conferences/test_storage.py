@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
-import secrets
 import signal
 import time
 import xmlrpc.client
 from collections import Counter
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
-import asyncpg  # type: ignore[import-untyped]
 import pytest
 
 from tests.conferences.conftest import call, enumerate_all
 from tests.conftest import BridgeFactory
 from tests.support.bridge import Bridge
 
-PG_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 RACERS = 24
 
 
@@ -82,32 +77,6 @@ def test_two_workers_share_one_sqlite_store(bridge_factory: BridgeFactory) -> No
     wait_gone([bridge], "swept")
     time.sleep(0.5)
     assert bridge.log_text().count("conference cleaned up conference=swept") == 1
-
-
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A fresh role whose search_path is its own fresh schema in database ``test``; dropped afterwards."""
-    name = f"adhoc_conf_{secrets.token_hex(4)}"
-
-    async def admin(*statements: str) -> None:
-        connection = await asyncpg.connect(PG_ADMIN_DSN)
-        try:
-            for statement in statements:
-                await connection.execute(statement)
-        finally:
-            await connection.close()
-
-    asyncio.run(
-        admin(
-            f"CREATE ROLE {name} LOGIN",
-            f"CREATE SCHEMA {name} AUTHORIZATION {name}",
-            f"ALTER ROLE {name} SET search_path = {name}",
-        )
-    )
-    try:
-        yield f"postgresql+asyncpg://{name}@127.0.0.1:5432/test"
-    finally:
-        asyncio.run(admin(f"DROP SCHEMA {name} CASCADE", f"DROP OWNED BY {name}", f"DROP ROLE {name}"))
 
 
 def test_two_instances_share_one_postgresql_store(bridge_factory: BridgeFactory, postgres_url: str) -> None:
