@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 
 from app.admin.global_settings import router as global_settings_router
+from app.admin.openapi import use_admin_error_documentation
 from app.conferences.service import ConferenceService
 from app.conferences.timers import Sweeper
 from app.core.config import Settings
@@ -94,6 +95,7 @@ def create_app(settings: Settings) -> FastAPI:
         redoc_url=None,
         openapi_url="/api/admin/openapi.json",
     )
+    use_admin_error_documentation(app)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.include_router(health_router)

@@ -7,8 +7,14 @@ from typing import Any
 from fastapi import APIRouter
 
 from app.admin.deps import ADMIN_DEPENDENCIES, ServicesDep
+from app.admin.openapi import ADMIN_ERRORS
 
-router = APIRouter(prefix="/api/admin/configuration/v1", tags=["configuration"], dependencies=ADMIN_DEPENDENCIES)
+router = APIRouter(
+    prefix="/api/admin/configuration/v1",
+    tags=["configuration"],
+    dependencies=ADMIN_DEPENDENCIES,
+    responses=ADMIN_ERRORS,
+)
 
 
 @router.get("/global/")

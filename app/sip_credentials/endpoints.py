@@ -11,6 +11,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 
 from app.admin.deps import ADMIN_DEPENDENCIES, AdminUser, ServicesDep
 from app.admin.errors import AdminError
+from app.admin.openapi import ADMIN_ERRORS, error_response
 from app.sip_credentials.schemas import (
     RESOURCE_PATH,
     ListMeta,
@@ -37,22 +38,11 @@ MAX_LIMIT = 1000
 MAX_OFFSET = 2**31 - 1
 MAX_ID = 2**63 - 1
 
-_ERROR_SCHEMA = {
-    "type": "object",
-    "properties": {"error": {"type": "string"}, "field": {"type": "string"}},
-    "required": ["error"],
-}
 
-
-def _error(description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": _ERROR_SCHEMA}}}
-
-
-_COMMON_ERRORS: dict[int | str, dict[str, Any]] = {
-    400: _error("invalid value (the body names the field or parameter)"),
-    401: _error("admin credentials missing or wrong"),
-}
-_ITEM_ERRORS: dict[int | str, dict[str, Any]] = {**_COMMON_ERRORS, 404: _error("no credential with this id")}
+_COMMON_ERRORS = ADMIN_ERRORS
+_ITEM_ERRORS: dict[int | str, dict[str, Any]] = {**_COMMON_ERRORS, 404: error_response("no credential with this id")}
+_UNDECRYPTABLE = {**_ITEM_ERRORS, 409: error_response("stored password undecryptable")}
+_PASSWORD_REQUIRED = {**_ITEM_ERRORS, 409: error_response("password required")}
 
 router = APIRouter(
     prefix=RESOURCE_PATH.rstrip("/"),
@@ -145,14 +135,16 @@ async def create_credential(
 
 
 @router.get(
-    "/{id}/", response_model=SipCredentialOut, responses={**_ITEM_ERRORS, 409: _error("stored password undecryptable")}
+    "/{id}/",
+    response_model=SipCredentialOut,
+    responses=_UNDECRYPTABLE,
 )
 async def get_credential(credential_id: CredentialId, services: ServicesDep) -> SipCredentialOut:
     with _refusals():
         return out(await _service(services).get(credential_id))
 
 
-@router.put("/{id}/", response_model=SipCredentialOut, responses={**_ITEM_ERRORS, 409: _error("password required")})
+@router.put("/{id}/", response_model=SipCredentialOut, responses=_PASSWORD_REQUIRED)
 async def replace_credential(
     credential_id: CredentialId, body: SipCredentialReplace, request: Request, services: ServicesDep, user: AdminUser
 ) -> SipCredentialOut:
@@ -164,7 +156,7 @@ async def replace_credential(
     return out(view)
 
 
-@router.patch("/{id}/", response_model=SipCredentialOut, responses={**_ITEM_ERRORS, 409: _error("password required")})
+@router.patch("/{id}/", response_model=SipCredentialOut, responses=_PASSWORD_REQUIRED)
 async def patch_credential(
     credential_id: CredentialId, body: SipCredentialPatch, request: Request, services: ServicesDep, user: AdminUser
 ) -> SipCredentialOut:

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from app.admin.deps import ADMIN_DEPENDENCIES, ServicesDep
+from app.admin.openapi import ADMIN_ERRORS
 from app.sip_registration.schemas import RESOURCE_PATH, ListMeta, RegistrationList, out
 from app.sip_registration.status_store import AliasStatus, StatusStore
 
@@ -14,7 +15,12 @@ DEFAULT_LIMIT = 20
 MAX_LIMIT = 1000
 MAX_OFFSET = 2**31 - 1
 
-router = APIRouter(prefix=RESOURCE_PATH.rstrip("/"), tags=["registration status"], dependencies=ADMIN_DEPENDENCIES)
+router = APIRouter(
+    prefix=RESOURCE_PATH.rstrip("/"),
+    tags=["registration status"],
+    dependencies=ADMIN_DEPENDENCIES,
+    responses=ADMIN_ERRORS,
+)
 
 
 def _link(limit: int, offset: int) -> str:
