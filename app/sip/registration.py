@@ -2,7 +2,9 @@
 
 One asyncio task per alias owns that binding (register, refresh before expiry, back off on failure,
 un-register with ``Expires: 0``). Callers never wait for the registrar: :meth:`RegistrationManager.register`
-and :meth:`RegistrationManager.unregister` only record the wish and wake the worker.
+and :meth:`RegistrationManager.unregister` only record the wish and wake the worker. An alias's state stays
+until :meth:`RegistrationManager.forget` drops it (once un-registered), so a bridge that creates thousands
+of conferences a day holds only the live ones.
 """
 
 from __future__ import annotations
@@ -175,6 +177,29 @@ class RegistrationManager:
         if not self.enabled or (b.task is None and not b.bound):
             self._set(b, state=RegistrationState.UNREGISTERED, expires_at=None)
         return uri
+
+    def forget(self, alias: str) -> bool:
+        """Drop ``alias``'s state once it is un-registered or was never registered; True when nothing is held.
+
+        Refused (False, state kept) while the alias is still wanted or a binding may still exist at the
+        registrar (the un-REGISTER has not finished): forgetting then would leak a binding until it expires.
+        A worker task still pending for an alias that never sent a REGISTER is cancelled.
+        """
+        uri = self.alias_uri(alias)
+        b = self._bindings.get(uri)
+        if b is None:
+            return True
+        if b.wanted or b.bound:
+            return False
+        del self._bindings[uri]
+        task, b.task = b.task, None
+        if task is not None and not task.done():
+            task.cancel()
+        return True
+
+    def aliases(self) -> list[str]:
+        """Alias URIs this manager holds state for (registered, in progress, failed or not yet forgotten)."""
+        return sorted(self._bindings)
 
     def snapshot(self) -> list[RegistrationStatus]:
         return [b.status for b in sorted(self._bindings.values(), key=lambda x: x.alias)]

@@ -4,7 +4,8 @@ Every worker runs a :class:`RegistrationCoordinator`. Each tick (about a second,
 local conference hook pokes it) a non-owner only looks at the lease row. The owner renews the lease every
 few seconds, runs the one :class:`~app.sip.registration.RegistrationManager` (and so the one SIP socket),
 registers the aliases of conferences that want it and are not over, un-registers the rest, and copies
-each alias's status into ``sip_registration_status`` for the status endpoint on every worker.
+each alias's status into ``sip_registration_status`` for the status endpoint on every worker. Once an
+alias's ``unregistered`` status is saved, the manager forgets it: memory follows the live conferences.
 
 Losing the lease stops the manager without un-registering (the next owner refreshes the bindings). A
 clean shutdown un-registers (``Expires: 0``) within the manager's bound, then releases the lease; see the
@@ -25,7 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from app.conferences import repository as conference_repository
 from app.conferences.clock import Clock, utc_clock
 from app.sip.digest import CredentialLookup
-from app.sip.registration import RegistrationManager, RegistrationStatus
+from app.sip.registration import RegistrationManager, RegistrationState, RegistrationStatus
 from app.sip.settings import SipSettings
 from app.sip.uri import parse_uri
 from app.sip_registration.lease import SAFETY_MARGIN_SECONDS, Lease
@@ -199,6 +200,7 @@ class RegistrationCoordinator:
             if unregister:
                 await self._persist(manager)
         self._persisted = {}
+        self._known = {}  # the next owner's reconcile fills it again from the live conferences
         if release:
             await self.lease.release()
         logger.info("this worker no longer owns SIP registration", extra={"unregistered": unregister})
@@ -252,17 +254,31 @@ class RegistrationCoordinator:
         )
 
     async def _persist(self, manager: RegistrationManager | None = None) -> None:
-        source = manager or self._manager
+        source = manager if manager is not None else self._manager
         if source is None:
             return
-        changed = [
-            record
-            for record in (self._alias_status(status) for status in source.snapshot())
-            if self._persisted.get(record.alias) != record
-        ]
+        records = [self._alias_status(status) for status in source.snapshot()]
+        changed = [record for record in records if self._persisted.get(record.alias) != record]
         if changed:
             await self.store.save(changed)
             self._persisted.update((record.alias, record) for record in changed)
+        if source is self._manager:
+            self._forget_unregistered(source, records)
+
+    def _forget_unregistered(self, manager: RegistrationManager, records: list[AliasStatus]) -> None:
+        """Aliases no longer wanted whose ``unregistered`` row is saved: the manager and this owner let go.
+
+        Without this every alias ever registered stays in memory; the row stays for the status endpoint
+        until ``purge_unregistered``.
+        """
+        for record in records:
+            if record.state != RegistrationState.UNREGISTERED or record.alias in self._wanted:
+                continue
+            if self._persisted.get(record.alias) != record:
+                continue
+            if manager.forget(record.alias):
+                del self._persisted[record.alias]
+                self._known.pop(record.alias, None)
 
     async def _adopt_leftovers(self) -> None:
         """Rows a previous owner left active that this owner does not manage: say so instead of lying."""

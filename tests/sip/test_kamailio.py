@@ -193,6 +193,35 @@ async def test_registration_disabled_without_registrar() -> None:
     await mgr.stop()
 
 
+async def test_forget_drops_an_alias_that_was_never_registered() -> None:
+    mgr = RegistrationManager(SipSettings(), static_lookup(GOOD))
+    await mgr.start()
+    mgr.register("7001")
+    assert mgr.forget("7001") is False  # still wanted
+    assert mgr.aliases() == ["sip:7001@invalid"]
+    mgr.unregister("7001")
+    assert mgr.forget("7001") is True
+    assert (mgr.aliases(), mgr.snapshot(), mgr.status("7001")) == ([], [], None)
+    assert mgr.forget("7001") is True  # nothing held
+    await mgr.stop()
+
+
+async def test_forget_cancels_a_worker_that_has_not_sent_anything(
+    kamailio: KamailioFactory, managers: Managers
+) -> None:
+    peer = kamailio.start()
+    mgr = await managers.make(_settings(peer), static_lookup(GOOD))
+    mgr.register("7100")  # the worker task is created but has not run yet
+    mgr.unregister("7100")
+    assert mgr.forget("7100") is True
+    assert mgr.aliases() == []
+    tasks = [t for t in asyncio.all_tasks() if t.get_name() == "sip-register sip:7100@example.com"]
+    assert len(tasks) == 1
+    await asyncio.gather(*tasks, return_exceptions=True)
+    assert tasks[0].cancelled()
+    assert _registers(peer) == []  # nothing reached the registrar, so nothing is left there
+
+
 async def test_options_probe(kamailio: KamailioFactory) -> None:
     peer = kamailio.start(algorithm="SHA-256")
     settings = _settings(peer)
