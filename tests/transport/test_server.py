@@ -23,6 +23,16 @@ def _children(pid: int) -> set[int]:
     return found
 
 
+def _wait_for_workers(bridge: Bridge, count: int) -> set[int]:
+    deadline = time.monotonic() + 20
+    workers: set[int] = set()
+    while time.monotonic() < deadline and len(workers) < count:
+        workers = _children(bridge.process.pid)
+        time.sleep(0.2)
+    assert len(workers) == count, workers
+    return workers
+
+
 def _open_slow_call(bridge: Bridge) -> ssl.SSLSocket:
     """Send headers and half of a /RPC2 body; the request stays in flight until the rest is sent."""
     context = ssl.create_default_context(cafile=str(bridge.cert_path))
@@ -70,12 +80,7 @@ def test_two_workers_serve_both_ports_and_exit_0(bridge_factory: BridgeFactory) 
     bridge = bridge_factory(
         env_overrides={"ADHOC_SERVER__WORKERS": "2", "ADHOC_EXTERNAL_SYSTEM__ENABLE_HTTP_ACCESS": "true"}
     )
-    deadline = time.monotonic() + 20
-    workers: set[int] = set()
-    while time.monotonic() < deadline and len(workers) < 2:
-        workers = _children(bridge.process.pid)
-        time.sleep(0.2)
-    assert len(workers) == 2, workers
+    workers = _wait_for_workers(bridge, 2)
     # Many concurrent connections on both ports: each is served, by either worker.
     for http in (False, True):
         for _ in range(10):
@@ -122,12 +127,7 @@ def _established_by(pid: int, port: int) -> int:
 def test_a_burst_of_keep_alive_connections_is_spread_over_the_workers(bridge_factory: BridgeFactory) -> None:
     """CUCM keeps its connections open: if one worker accepted the whole burst, the other would idle."""
     bridge = bridge_factory(env_overrides={"ADHOC_SERVER__WORKERS": "2"})
-    deadline = time.monotonic() + 20
-    workers: set[int] = set()
-    while time.monotonic() < deadline and len(workers) < 2:
-        workers = _children(bridge.process.pid)
-        time.sleep(0.2)
-    assert len(workers) == 2, workers
+    workers = _wait_for_workers(bridge, 2)
     # Connect all at once (the kernel completes every handshake before a worker wakes), then use each.
     raw = [socket.create_connection(("127.0.0.1", bridge.https_port)) for _ in range(24)]
     context = bridge.ssl_context()
