@@ -10,7 +10,9 @@
   one is writing), that attempt is rolled back and the unit runs instead in this process's one writer
   thread, whose connection waits in SQLite's busy handler, so the event loop never waits for a lock.
   Writes open with ``BEGIN IMMEDIATE``, so writers queue for the lock up front instead of failing to
-  upgrade a read lock. The event-loop connection never checkpoints the WAL itself (a checkpoint may
+  upgrade a read lock. Core write units (``run_core``) queued during one event-loop turn share one
+  transaction and one commit (group commit), each in its own savepoint; each gets its result only once
+  that commit is done. The event-loop connection never checkpoints the WAL itself (a checkpoint may
   fsync); the writer thread runs a passive checkpoint every ``CHECKPOINT_EVERY_COMMITS`` commits.
 * on PostgreSQL, through ``run_sync`` on the asyncpg engine.
 """
@@ -23,7 +25,7 @@ from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import Connection, Engine, create_engine as create_sync_engine, event
 from sqlalchemy.engine import make_url
@@ -35,6 +37,7 @@ SQLITE_BUSY_TIMEOUT_MS = 10_000
 CHECKPOINT_EVERY_COMMITS = 64
 
 T = TypeVar("T")
+_LOCKED: Any = object()  # a unit's outcome when the database was locked: run it in the writer thread
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -107,6 +110,8 @@ class _SQLiteUnits:
         self._thread_connection: Connection | None = None
         self._commits = 0
         self._checkpoint: Future[None] | None = None
+        self._batch: list[tuple[Callable[[Connection], Any], asyncio.Future[Any]]] = []
+        self._flush_scheduled = False
 
     def _on_loop(self) -> Connection:
         if self._loop_connection is None:
@@ -128,19 +133,96 @@ class _SQLiteUnits:
         self._thread_connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
         self._thread_connection.commit()
 
+    def _committed(self) -> None:
+        self._commits += 1
+        if self._commits >= CHECKPOINT_EVERY_COMMITS and (self._checkpoint is None or self._checkpoint.done()):
+            self._commits = 0
+            self._checkpoint = self.writer.submit(self._checkpoint_in_thread)
+
     async def run(self, fn: Callable[[Any], T], write: bool, orm: bool) -> T:
+        if write and not orm:
+            outcome = await self._enqueue(fn)
+            if outcome is not _LOCKED:
+                return cast(T, outcome)
+        else:
+            try:
+                result = _attempt(self._on_loop(), fn, write, orm)
+            except OperationalError as exc:
+                if not _is_busy(exc):
+                    raise
+            else:
+                if write:
+                    self._committed()
+                return result
+        return await asyncio.wrap_future(self.writer.submit(self._in_thread, fn, write, orm))
+
+    # -- group commit of Core write units ------------------------------------------------------------
+
+    def _enqueue(self, fn: Callable[[Connection], Any]) -> asyncio.Future[Any]:
+        """Queue a write unit for the next batch; the future is its result, ``_LOCKED`` or its exception."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        self._batch.append((fn, future))
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            loop.call_soon(self._flush)
+        return future
+
+    def _flush(self) -> None:
+        """Run every queued write unit in one transaction, each in its own savepoint, and commit once.
+
+        A unit that raises is rolled back to its savepoint alone and gets its exception; the others'
+        results are handed out only after the commit, so nothing is acknowledged before it is durable.
+        """
+        self._flush_scheduled = False
+        batch, self._batch = self._batch, []
+        batch = [(fn, future) for fn, future in batch if not future.done()]
+        if not batch:
+            return
+        connection = self._on_loop()
         try:
-            result = _attempt(self._on_loop(), fn, write, orm)
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
         except OperationalError as exc:
-            if not _is_busy(exc):
+            connection.rollback()
+            for _fn, future in batch:
+                if _is_busy(exc):
+                    future.set_result(_LOCKED)
+                else:
+                    future.set_exception(exc)
+            return
+        driver = connection.connection.dbapi_connection
+        assert driver is not None
+        outcomes: list[tuple[asyncio.Future[Any], Any, BaseException | None]] = []
+        try:
+            for fn, future in batch:
+                driver.execute("SAVEPOINT unit")
+                try:
+                    result = fn(connection)
+                except Exception as exc:
+                    driver.execute("ROLLBACK TO SAVEPOINT unit")
+                    driver.execute("RELEASE SAVEPOINT unit")
+                    locked = isinstance(exc, OperationalError) and _is_busy(exc)
+                    outcomes.append((future, _LOCKED, None) if locked else (future, None, exc))
+                else:
+                    driver.execute("RELEASE SAVEPOINT unit")
+                    outcomes.append((future, result, None))
+            connection.commit()
+        except BaseException as exc:
+            connection.rollback()
+            for _fn, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            if not isinstance(exc, Exception):
                 raise
-            return await asyncio.wrap_future(self.writer.submit(self._in_thread, fn, write, orm))
-        if write:
-            self._commits += 1
-            if self._commits >= CHECKPOINT_EVERY_COMMITS and (self._checkpoint is None or self._checkpoint.done()):
-                self._commits = 0
-                self._checkpoint = self.writer.submit(self._checkpoint_in_thread)
-        return result
+            return
+        self._committed()
+        for future, result, error in outcomes:
+            if future.done():
+                continue
+            if error is not None:
+                future.set_exception(error)
+            else:
+                future.set_result(result)
 
     def _close_thread_connection(self) -> None:
         if self._thread_connection is not None:

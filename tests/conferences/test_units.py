@@ -181,3 +181,24 @@ async def test_a_locked_sqlite_database_is_waited_for_off_the_event_loop(sqlite_
         assert (await service.status("during"))[0].name == "during"
     finally:
         await database.dispose()
+
+
+async def test_concurrent_writes_fail_alone(database: Database) -> None:
+    """Writes issued together (one group commit on SQLite): each fault undoes only its own unit."""
+    service = service_on(database)
+    before = await revision_of(service)
+    outcomes = await asyncio.gather(
+        service.create(CreateConferenceParams(conferenceName="same", numericId="500")),
+        service.create(CreateConferenceParams(conferenceName="same", numericId="501")),
+        service.create(CreateConferenceParams(conferenceName="other", numericId="500")),
+        service.create(CreateConferenceParams(conferenceName="third", numericId="502")),
+        service.destroy("missing"),
+        return_exceptions=True,
+    )
+    faults = [int(o.code) if isinstance(o, McuFault) else o for o in outcomes]
+    assert faults == [None, 2, 18, None, 4]
+    assert await revision_of(service) == before + 2
+    assert (await service.status("same"))[0].numeric_id == "500"
+    assert await service.conference_for_numeric_id("501") is None
+    listed = await enumerate_conferences(service, ConferenceEnumerateParams())
+    assert sorted(c["conferenceName"] for c in listed["conferences"]) == ["same", "third"]
