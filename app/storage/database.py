@@ -13,7 +13,8 @@
   upgrade a read lock. Core write units (``run_core``) queued during one event-loop turn share one
   transaction and one commit (group commit), each in its own savepoint; each gets its result only once
   that commit is done. The event-loop connection never checkpoints the WAL itself (a checkpoint may
-  fsync); the writer thread runs a passive checkpoint every ``CHECKPOINT_EVERY_COMMITS`` commits.
+  fsync); every ``CHECKPOINT_EVERY_COMMITS`` commits the writer thread runs a RESTART checkpoint (so the
+  WAL starts over instead of growing while writes never pause), and queued writes wait for it.
 * on PostgreSQL, through ``run_sync`` on the asyncpg engine.
 """
 
@@ -55,6 +56,13 @@ def _sqlite_manual_transactions(dbapi_connection: Any, record: Any) -> None:
     dbapi_connection.isolation_level = None
 
 
+def _sqlite_never_waits(dbapi_connection: Any, record: Any) -> None:
+    """The event loop's connection: a locked database is an immediate SQLITE_BUSY, and it never checkpoints."""
+    _sqlite_manual_transactions(dbapi_connection, record)
+    dbapi_connection.execute("PRAGMA busy_timeout=0")
+    dbapi_connection.execute("PRAGMA wal_autocheckpoint=0")
+
+
 def _is_busy(exc: OperationalError) -> bool:
     code = getattr(exc.orig, "sqlite_errorcode", None)
     return code is not None and code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
@@ -75,11 +83,11 @@ def create_engine(url: str) -> AsyncEngine:
     return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
 
 
-def create_unit_engine(url: str) -> Engine:
-    """The SQLite engine of the units of work: stdlib ``sqlite3``, two connections (event loop, writer thread)."""
+def create_unit_engine(url: str, *, on_loop: bool) -> Engine:
+    """A SQLite engine of the units of work: stdlib ``sqlite3``, one connection (event loop or writer thread)."""
     sync_url = make_url(url).set(drivername="sqlite+pysqlite")
-    engine = create_sync_engine(sync_url, pool_size=2, max_overflow=0, connect_args={"check_same_thread": False})
-    event.listen(engine, "connect", _sqlite_manual_transactions)
+    engine = create_sync_engine(sync_url, pool_size=1, max_overflow=0, connect_args={"check_same_thread": False})
+    event.listen(engine, "connect", _sqlite_never_waits if on_loop else _sqlite_manual_transactions)
     return engine
 
 
@@ -104,7 +112,8 @@ class _SQLiteUnits:
     """Where SQLite units of work run: on the event loop if the lock is free, else in the writer thread."""
 
     def __init__(self, url: str) -> None:
-        self.engine = create_unit_engine(url)
+        self.loop_engine = create_unit_engine(url, on_loop=True)
+        self.thread_engine = create_unit_engine(url, on_loop=False)
         self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
         self._loop_connection: Connection | None = None
         self._thread_connection: Connection | None = None
@@ -115,22 +124,18 @@ class _SQLiteUnits:
 
     def _on_loop(self) -> Connection:
         if self._loop_connection is None:
-            connection = self.engine.connect()
-            connection.exec_driver_sql("PRAGMA busy_timeout=0")
-            connection.exec_driver_sql("PRAGMA wal_autocheckpoint=0")
-            connection.commit()
-            self._loop_connection = connection
+            self._loop_connection = self.loop_engine.connect()
         return self._loop_connection
 
     def _in_thread(self, fn: Callable[[Any], T], write: bool, orm: bool) -> T:
         if self._thread_connection is None:
-            self._thread_connection = self.engine.connect()
+            self._thread_connection = self.thread_engine.connect()
         return _attempt(self._thread_connection, fn, write, orm)
 
     def _checkpoint_in_thread(self) -> None:
         if self._thread_connection is None:
-            self._thread_connection = self.engine.connect()
-        self._thread_connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+            self._thread_connection = self.thread_engine.connect()
+        self._thread_connection.exec_driver_sql("PRAGMA wal_checkpoint(RESTART)").all()
         self._thread_connection.commit()
 
     def _committed(self) -> None:
@@ -174,6 +179,11 @@ class _SQLiteUnits:
         A unit that raises is rolled back to its savepoint alone and gets its exception; the others'
         results are handed out only after the commit, so nothing is acknowledged before it is durable.
         """
+        checkpoint = self._checkpoint
+        if checkpoint is not None and not checkpoint.done():  # the batch waits for it, and grows
+            loop = asyncio.get_running_loop()
+            checkpoint.add_done_callback(lambda _done: loop.call_soon_threadsafe(self._flush))
+            return
         self._flush_scheduled = False
         batch, self._batch = self._batch, []
         batch = [(fn, future) for fn, future in batch if not future.done()]
@@ -235,7 +245,8 @@ class _SQLiteUnits:
             self._loop_connection = None
         await asyncio.wrap_future(self.writer.submit(self._close_thread_connection))
         self.writer.shutdown(wait=True)
-        self.engine.dispose()
+        self.loop_engine.dispose()
+        self.thread_engine.dispose()
 
 
 class Database:

@@ -202,3 +202,17 @@ async def test_concurrent_writes_fail_alone(database: Database) -> None:
     assert await service.conference_for_numeric_id("501") is None
     listed = await enumerate_conferences(service, ConferenceEnumerateParams())
     assert sorted(c["conferenceName"] for c in listed["conferences"]) == ["same", "third"]
+
+
+async def test_the_wal_is_checkpointed_off_the_event_loop(sqlite_path: Path) -> None:
+    database = Database(f"sqlite+aiosqlite:///{sqlite_path}")
+    service = service_on(database)
+    wal = sqlite_path.with_name(sqlite_path.name + "-wal")
+    try:
+        for index in range(600):
+            await service.create(CreateConferenceParams(conferenceName=f"c{index}"))
+            await service.destroy(f"c{index}")
+            await asyncio.sleep(0)  # lets a finished checkpoint be seen
+        assert wal.stat().st_size < 8 * 1024 * 1024  # 1,200 commits would be ~40 MB unchecked
+    finally:
+        await database.dispose()
