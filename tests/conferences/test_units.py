@@ -196,12 +196,17 @@ async def test_concurrent_writes_fail_alone(database: Database) -> None:
         return_exceptions=True,
     )
     faults = [int(o.code) if isinstance(o, McuFault) else o for o in outcomes]
-    assert faults == [None, 2, 18, None, 4]
-    assert await revision_of(service) == before + 2
-    assert (await service.status("same"))[0].numeric_id == "500"
-    assert await service.conference_for_numeric_id("501") is None
+    if database.is_sqlite:  # one batch, run in arrival order
+        assert faults == [None, 2, 18, None, 4]
+    assert faults[3:] == [None, 4]
+    assert faults[:2].count(None) == 1  # one of the two "same" wins, whichever ran first
+    assert set(faults[:3]) <= {None, 2, 18}
+    assert await revision_of(service) == before + faults.count(None)
+    winner = "500" if faults[0] is None else "501"
+    assert (await service.status("same"))[0].numeric_id == winner
     listed = await enumerate_conferences(service, ConferenceEnumerateParams())
-    assert sorted(c["conferenceName"] for c in listed["conferences"]) == ["same", "third"]
+    expected = ["same", "third"] + (["other"] if faults[2] is None else [])
+    assert sorted(c["conferenceName"] for c in listed["conferences"]) == sorted(expected)
 
 
 async def test_the_wal_is_checkpointed_off_the_event_loop(sqlite_path: Path) -> None:
