@@ -7,8 +7,10 @@ waits in the writer thread without stalling the loop.
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import os
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -158,14 +160,15 @@ def sqlite_path(tmp_path: Path) -> Path:
     return path
 
 
-async def test_a_locked_sqlite_database_is_waited_for_off_the_event_loop(sqlite_path: Path) -> None:
+@pytest.mark.parametrize("holder", ["sqlite", "writer-lock"])
+async def test_a_locked_sqlite_database_is_waited_for_off_the_event_loop(sqlite_path: Path, holder: str) -> None:
+    """Another writer holds SQLite's lock (a writer of any kind) or the service's writer lock (another worker)."""
     path = sqlite_path
     database = Database(f"sqlite+aiosqlite:///{path}")
     service = service_on(database)
     try:
         await service.create(CreateConferenceParams(conferenceName="before"))
-        other = sqlite3.connect(path, isolation_level=None)  # another process's writer, as SQLite sees it
-        other.execute("BEGIN IMMEDIATE")
+        release = hold_sqlite_lock(path) if holder == "sqlite" else hold_writer_lock(path)
         created = asyncio.create_task(service.create(CreateConferenceParams(conferenceName="during")))
         ticks = 0
         for _ in range(10):  # the loop keeps running while the create waits for the lock
@@ -175,12 +178,28 @@ async def test_a_locked_sqlite_database_is_waited_for_off_the_event_loop(sqlite_
         assert not created.done()
         status, _now = await service.status("before")  # reads do not wait for the writer
         assert status.name == "before"
-        other.execute("COMMIT")
-        other.close()
+        release()
         await asyncio.wait_for(created, timeout=5)
         assert (await service.status("during"))[0].name == "during"
     finally:
         await database.dispose()
+
+
+def hold_sqlite_lock(path: Path) -> Callable[[], None]:
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+
+    def release() -> None:
+        other.execute("COMMIT")
+        other.close()
+
+    return release
+
+
+def hold_writer_lock(path: Path) -> Callable[[], None]:
+    descriptor = os.open(f"{path}-writer.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(descriptor, fcntl.LOCK_EX)
+    return lambda: os.close(descriptor)
 
 
 async def test_concurrent_writes_fail_alone(database: Database) -> None:
