@@ -14,9 +14,10 @@ from app.xmlrpc.call_reader import FaultDocument, NotACall, read_call
 from app.xmlrpc.codec import INT32_MAX, INT32_MIN, encode_result, parse_call
 from app.xmlrpc.faults import FaultCode, McuFault
 
-# Text XML can carry: no control characters, no lone surrogates, and no CR (XML normalises it to LF).
+# Text XML can carry: no control characters, surrogates or U+FFFE/U+FFFF, and no CR (XML reads it as LF).
+_XML_CHARACTERS = st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="\r\ufffe\uffff")
 _XML_TEXT = st.text(
-    st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="\r") | st.sampled_from("\t\n<>&'\""),
+    _XML_CHARACTERS | st.sampled_from("\t\n<>&'\""),
     max_size=20,
 )
 _SCALARS = (
