@@ -63,19 +63,48 @@ def _escape(text: str) -> str:
     return text
 
 
+_MEMBER_HEADS: dict[str, str] = {}
+_MEMBER_HEADS_MAX = 4096  # struct member names are the handlers' own: a small, fixed set
+
+
+def _member_head(key: Any) -> str:
+    head: str | None = _MEMBER_HEADS.get(key)
+    if head is None:
+        if not isinstance(key, str):
+            raise TypeError("dictionary key must be string")
+        head = f"<member>\n<name>{_escape(key)}</name>\n"
+        if len(_MEMBER_HEADS) < _MEMBER_HEADS_MAX:
+            _MEMBER_HEADS[key] = head
+    return head
+
+
+def _encode_struct(value: dict[Any, Any], write: Callable[[str], None]) -> None:
+    """Strings, booleans and ints, the bulk of every reply, are written inline: one call per member."""
+    write("<value><struct>\n")
+    for key, item in value.items():
+        head = _member_head(key)
+        kind = type(item)
+        if kind is str:
+            if "&" in item or "<" in item or ">" in item:
+                item = _escape(item)
+            write(f"{head}<value><string>{item}</string></value>\n</member>\n")
+        elif kind is bool:
+            write(f"{head}<value><boolean>{1 if item else 0}</boolean></value>\n</member>\n")
+        elif kind is int and INT32_MIN <= item <= INT32_MAX:
+            write(f"{head}<value><int>{item}</int></value>\n</member>\n")
+        else:
+            write(head)
+            _encode_value(item, write)
+            write("</member>\n")
+    write("</struct></value>\n")
+
+
 def _encode_value(value: object, write: Callable[[str], None]) -> None:
     """One ``<value>``, byte for byte as ``xmlrpc.client`` writes it, for the types handlers return."""
     if isinstance(value, str):
         write(f"<value><string>{_escape(value)}</string></value>\n")
     elif isinstance(value, dict):
-        write("<value><struct>\n")
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise TypeError("dictionary key must be string")
-            write(f"<member>\n<name>{_escape(key)}</name>\n")
-            _encode_value(item, write)
-            write("</member>\n")
-        write("</struct></value>\n")
+        _encode_struct(value, write)
     elif isinstance(value, bool):
         write("<value><boolean>1</boolean></value>\n" if value else "<value><boolean>0</boolean></value>\n")
     elif isinstance(value, int):
