@@ -81,8 +81,9 @@ def _member_head(key: Any) -> str:
 def _encode_struct(value: dict[Any, Any], write: Callable[[str], None]) -> None:
     """Strings, booleans and ints, the bulk of every reply, are written inline: one call per member."""
     write("<value><struct>\n")
+    heads = _MEMBER_HEADS
     for key, item in value.items():
-        head = _member_head(key)
+        head = heads.get(key) or _member_head(key)
         kind = type(item)
         if kind is str:
             if "&" in item or "<" in item or ">" in item:
