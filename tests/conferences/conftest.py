@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
-import secrets
 import xmlrpc.client
 from collections.abc import Iterator
 from typing import Any
 
-import asyncpg  # type: ignore[import-untyped]
 import pytest
 
 from tests.support.bridge import Bridge, auth, start_bridge
+from tests.support.postgres import fresh_schema_url
 
 MAX_PARTICIPANTS = 3
-PG_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 
 
 @pytest.fixture(scope="module")
@@ -59,24 +56,5 @@ def enumerate_all(bridge: Bridge, method: str, key: str, **params: Any) -> tuple
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A fresh role whose search_path is its own fresh schema in database ``test``; dropped afterwards."""
-    name = f"adhoc_conf_{secrets.token_hex(4)}"
-
-    async def admin(*statements: str) -> None:
-        connection = await asyncpg.connect(PG_ADMIN_DSN)
-        try:
-            for statement in statements:
-                await connection.execute(statement)
-        finally:
-            await connection.close()
-
-    asyncio.run(
-        admin(
-            f"CREATE ROLE {name} LOGIN",
-            f"CREATE SCHEMA {name} AUTHORIZATION {name}",
-            f"ALTER ROLE {name} SET search_path = {name}",
-        )
-    )
-    try:
-        yield f"postgresql+asyncpg://{name}@127.0.0.1:5432/test"
-    finally:
-        asyncio.run(admin(f"DROP SCHEMA {name} CASCADE", f"DROP OWNED BY {name}", f"DROP ROLE {name}"))
+    with fresh_schema_url("adhoc_conf") as url:
+        yield url

@@ -28,6 +28,7 @@ from app.conferences.views import conference_struct
 from app.storage.database import Database
 from app.storage.migrate import upgrade
 from app.xmlrpc.faults import McuFault
+from tests.support.postgres import migrated_database_url
 
 MAX_CONFERENCES = 5
 
@@ -45,12 +46,7 @@ class RecordingHook:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'units.db'}"
-    else:
-        url = str(request.getfixturevalue("postgres_url"))
-    upgrade(url)
-    return url
+    return migrated_database_url(request, tmp_path / "units.db")
 
 
 @pytest.fixture

@@ -3,9 +3,7 @@ and helpers to watch what the registrar received. Peers and bridges are stopped 
 
 from __future__ import annotations
 
-import asyncio
 import re
-import secrets
 import subprocess
 import time
 import xmlrpc.client
@@ -14,13 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import asyncpg  # type: ignore[import-untyped]
 import httpx
 import pytest
 
-from app.storage.migrate import upgrade
 from tests.sip.conftest import HOST, _kamailio_mpath, _stop, free_port, require_binary
 from tests.support.bridge import ADMIN_PASSWORD, ADMIN_USER, KNOWN_SECRETS, Bridge, auth
+from tests.support.postgres import fresh_schema_url, migrated_database_url
 
 REALM = "Test.Realm"
 SIP_USER = "bridge-reg"
@@ -28,7 +25,6 @@ SIP_PASSWORD = "RegPw-Echo-4c1d"
 KNOWN_SECRETS.add(SIP_PASSWORD)
 STATUS_PATH = "/api/admin/status/v1/registration/"
 CREDENTIALS_PATH = "/api/admin/configuration/v1/sip_credential/"
-PG_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 
 REGISTRAR_CFG = """#!KAMAILIO
 debug=2
@@ -240,35 +236,11 @@ def wait_state(bridge: Bridge, alias: str, state: str, timeout: float = 15.0) ->
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A fresh role whose search_path is its own fresh schema in database ``test``; dropped afterwards."""
-    name = f"adhoc_sipreg_{secrets.token_hex(4)}"
-
-    async def run(*statements: str) -> None:
-        connection = await asyncpg.connect(PG_ADMIN_DSN)
-        try:
-            for statement in statements:
-                await connection.execute(statement)
-        finally:
-            await connection.close()
-
-    asyncio.run(
-        run(
-            f"CREATE ROLE {name} LOGIN",
-            f"CREATE SCHEMA {name} AUTHORIZATION {name}",
-            f"ALTER ROLE {name} SET search_path = {name}",
-        )
-    )
-    try:
-        yield f"postgresql+asyncpg://{name}@127.0.0.1:5432/test"
-    finally:
-        asyncio.run(run(f"DROP SCHEMA {name} CASCADE", f"DROP OWNED BY {name}", f"DROP ROLE {name}"))
+    with fresh_schema_url("adhoc_sipreg") as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def migrated_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A database at every migration head: a SQLite file, or a fresh PostgreSQL schema."""
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'store.db'}"
-    else:
-        url = str(request.getfixturevalue("postgres_url"))
-    upgrade(url)
-    return url
+    return migrated_database_url(request, tmp_path / "store.db")
