@@ -218,15 +218,17 @@ class RegistrationCoordinator:
         self._revision = revision
         self._full_due = now + FULL_RECONCILE_SECONDS
         desired: dict[str, _Wanted] = {}
+        invalid: set[str] = set()  # warned about once while a live conference carries it, then forgotten
         for name, numeric_id in candidates:
             try:
                 uri = manager.alias_uri(numeric_id)
             except ValueError:
+                invalid.add(numeric_id)
                 if numeric_id not in self._invalid:
-                    self._invalid.add(numeric_id)
                     logger.warning("numericId cannot be registered as a SIP alias", extra={"conference": name})
                 continue
             desired.setdefault(uri, _Wanted(numeric_id, name))
+        self._invalid = invalid
         for uri, wanted in desired.items():
             self._known[uri] = wanted
             if uri not in self._wanted:
