@@ -88,5 +88,7 @@ def configure_logging(settings: LogSettings) -> None:
         logger = logging.getLogger(name)
         logger.handlers[:] = []
         logger.propagate = True
+    # Alembic announces each of its plugins at INFO on every start: noise for an operator.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     # Our own request log replaces uvicorn's access log.
     logging.getLogger("uvicorn.access").disabled = True
