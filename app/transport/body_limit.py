@@ -9,6 +9,19 @@ from app.transport.reply import too_large
 MAX_BODY_BYTES = 64 * 1024
 
 
+def declared_too_large(scope: Scope, limit: int) -> bool:
+    """True when a Content-Length header says more than ``limit`` bytes, or is not a length at all."""
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            try:
+                declared = int(value)
+            except ValueError:
+                return True
+            if declared > limit or declared < 0:
+                return True
+    return False
+
+
 class _TooLarge(Exception):
     pass
 
@@ -25,15 +38,9 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        for name, value in scope["headers"]:
-            if name == b"content-length":
-                try:
-                    declared = int(value)
-                except ValueError:
-                    declared = -1
-                if declared > self.limit or declared < 0:
-                    await self._reject(send)
-                    return
+        if declared_too_large(scope, self.limit):
+            await self._reject(send)
+            return
         received = 0
         started = False
         overflowed = False

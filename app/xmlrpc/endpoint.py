@@ -23,7 +23,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from app.core.state import AppServices
 from app.security.basic import MalformedBasicHeader, parse_basic
 from app.transport.access_log import note_rpc
-from app.transport.body_limit import MAX_BODY_BYTES
+from app.transport.body_limit import MAX_BODY_BYTES, declared_too_large
 from app.transport.listener import transport_of
 from app.transport.reply import Reply, too_large
 from app.xmlrpc.codec import parse_call
@@ -54,14 +54,8 @@ class _Disconnected(Exception):
 
 async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes | None:
     """The request body, or None when it is (or declares to be) over ``limit`` bytes."""
-    for name, value in scope["headers"]:
-        if name == b"content-length":
-            try:
-                declared = int(value)
-            except ValueError:
-                return None
-            if declared > limit or declared < 0:
-                return None
+    if declared_too_large(scope, limit):
+        return None
     chunks: list[bytes] = []
     size = 0
     while True:
