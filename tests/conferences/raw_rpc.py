@@ -4,6 +4,7 @@ type and arbitrary nesting, which ``xmlrpc.client`` refuses to write, sent over 
 from __future__ import annotations
 
 import base64
+import http.client
 import xmlrpc.client
 from dataclasses import dataclass
 from datetime import datetime
@@ -76,27 +77,30 @@ def with_auth(params: dict[str, Any]) -> dict[str, Any]:
 
 
 class RawClient:
-    """Posts hand-written bodies to /RPC2 over one HTTPS keep-alive connection."""
+    """Posts hand-written bodies to /RPC2 over one HTTPS keep-alive connection (``http.client``: a tenth of
+    httpx's per-request cost, which matters for the thousands of calls of the catch-all sweep)."""
 
     def __init__(self, bridge: Bridge) -> None:
-        self._client = bridge.client()
+        self._connection = http.client.HTTPSConnection("127.0.0.1", bridge.https_port, context=bridge.ssl_context())
 
     def __enter__(self) -> RawClient:
         return self
 
     def __exit__(self, *_exc: object) -> None:
-        self._client.close()
+        self._connection.close()
 
     def post(self, body: bytes) -> Outcome:
-        response = self._client.post("/RPC2", content=body, headers={"content-type": "text/xml"})
-        if not response.headers.get("content-type", "").startswith("text/xml"):
-            return Outcome(None, None, None, response.status_code)
+        self._connection.request("POST", "/RPC2", body, {"content-type": "text/xml"})
+        response = self._connection.getresponse()
+        content = response.read()
+        if not (response.getheader("content-type") or "").startswith("text/xml"):
+            return Outcome(None, None, None, response.status)
         try:
-            params, _method = xmlrpc.client.loads(response.content, use_builtin_types=True)
+            params, _method = xmlrpc.client.loads(content, use_builtin_types=True)
         except xmlrpc.client.Fault as fault:
-            return Outcome(None, fault.faultCode, fault.faultString, response.status_code)
+            return Outcome(None, fault.faultCode, fault.faultString, response.status)
         first = params[0] if params else None
-        return Outcome(first if isinstance(first, dict) else None, None, None, response.status_code)
+        return Outcome(first if isinstance(first, dict) else None, None, None, response.status)
 
     def call(self, method: str, **params: Any) -> Outcome:
         return self.post(call_body(method, with_auth(params)))
