@@ -172,15 +172,30 @@ def _refused_left_nothing(server: Bridge, conferences: set[str], participants: s
     assert not participants & {(record["conferenceName"], record["participantName"]) for record in added}
 
 
+def _status_or_cleaned_up(proxy: xmlrpc.client.ServerProxy, name: str) -> None:
+    """The status struct; or fault 4 when the conference's cleanupTimeout (a few seconds) ran out meanwhile."""
+    code: int | None = None
+    try:
+        status: dict[str, Any] = proxy.conference.status(auth(conferenceName=name))  # type: ignore[assignment]
+    except xmlrpc.client.Fault as fault:
+        code = fault.faultCode
+    else:
+        assert status["conferenceName"] == name
+    assert code in (None, 4), name
+
+
 def _still_answers(server: Bridge) -> None:
+    """Every page of both enumerations, read by the standard library's xmlrpc.client, and status samples."""
     conferences, _ = enumerate_all(server, "conference.enumerate", "conferences", moreThanFour=True)
     short_pages, _ = enumerate_all(server, "conference.enumerate", "conferences")
-    assert len(short_pages) == len(conferences)
-    participants, _ = enumerate_all(server, "participant.enumerate", "participants")
+    participants, _ = enumerate_all(
+        server, "participant.enumerate", "participants", operationScope=["currentState", "configuredState"]
+    )
+    # Hundreds of each were stored (a few may have been cleaned up by a short cleanupTimeout meanwhile).
+    assert min(len(conferences), len(short_pages), len(participants)) > len(METHOD_MEMBERS) // 2
     with server.rpc() as proxy:
         for conference in conferences[:: max(1, len(conferences) // 25)]:
-            proxy.conference.status(auth(conferenceName=conference["conferenceName"]))
-    assert participants is not None
+            _status_or_cleaned_up(proxy, conference["conferenceName"])
 
 
 def test_every_member_of_every_method_takes_or_refuses_every_type(server: Bridge, raw: RawClient) -> None:
@@ -216,31 +231,9 @@ def test_every_member_of_every_method_takes_or_refuses_every_type(server: Bridge
         assert raw.call(method, **world.base(method)).result is not None, method
     assert not [entry for entry in accepted if entry[2] in HOSTILE and entry[1] != "someUnknownMember"]
     _refused_left_nothing(server, refused_conferences, refused_participants)
+    # Every accepted value is stored now (one conference or participant each): all of it must page through.
     _still_answers(server)
     assert "Traceback" not in server.log_text()
-
-
-def test_every_stored_value_pages_through_with_the_standard_library(server: Bridge, raw: RawClient) -> None:
-    """Store one of every accepted value, then walk every page of both enumerations with xmlrpc.client."""
-    host = World(raw).conference()
-    for method, model_method in (("conference.create", "conference.create"), ("participant.add", "participant.add")):
-        for member in dispatcher.model_of(model_method).model_fields:
-            for value in EVERY_TYPE.values():
-                params: dict[str, Any] = (
-                    {"conferenceName": fresh("s")}
-                    if method == "conference.create"
-                    else {"conferenceName": host, "participantName": fresh("q"), "address": "sip:s@example.com"}
-                )
-                raw.call(method, **{**params, member: value})
-    conferences, _ = enumerate_all(server, "conference.enumerate", "conferences", moreThanFour=True)
-    participants, _ = enumerate_all(
-        server, "participant.enumerate", "participants", operationScope=["currentState", "configuredState"]
-    )
-    assert any(record["conferenceName"] == host for record in conferences)
-    assert sum(record["conferenceName"] == host for record in participants) >= 5
-    with server.rpc() as proxy:
-        for record in conferences[-10:]:
-            assert proxy.conference.status(auth(conferenceName=record["conferenceName"]))
 
 
 # -- property test: random combinations of valid and hostile values --------------------------------------
@@ -263,7 +256,7 @@ _CALLS = st.tuples(
 )
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(_CALLS)
 def test_random_member_combinations_never_fault_201(raw: RawClient, server: Bridge, sent: Any) -> None:
     method, members = sent
