@@ -86,19 +86,24 @@ class _Item:
     criteria: Callable[[], dict[str, bool]] | None  # None: a dead record, never filtered out
 
 
+# A filter's arithmetic on huge literals can overflow (``/`` goes through a float) or exceed int()'s digit
+# limit: the filter is bad, fault 102, like any other it cannot evaluate.
+_BAD_FILTER = (FilterError, ArithmeticError, ValueError)
+
+
 def _filter(text: str | None, criteria: frozenset[str]) -> Filter | None:
     if text is None or text.strip() == "":
         return None
     try:
         return parse_filter(text, criteria)
-    except FilterError:
+    except _BAD_FILTER:
         raise McuFault.invalid("enumerateFilter") from None
 
 
 def _matches(matcher: Filter, criteria: dict[str, bool]) -> bool:
     try:
         return matcher.matches(criteria)
-    except FilterError:
+    except _BAD_FILTER:
         raise McuFault.invalid("enumerateFilter") from None
 
 

@@ -239,3 +239,18 @@ def test_no_fault_string_carries_exception_text_and_the_log_has_no_traceback(raw
         for marker in ("Error", "Traceback", "None", "cannot", "argument", "range", "x-nope", "recursion"):
             assert marker not in outcome.fault_string
     assert "Traceback" not in hostile.log_text()
+
+
+@pytest.mark.parametrize(
+    "expression",
+    ["9" * 400 + "/1", "0x" + "f" * 300 + "%3", "9" * 1000 + "/7", "(" * 600 + "active" + ")" * 600],
+    ids=["division-overflow", "modulo-overflow", "long-literal", "deep-parentheses"],
+)
+@pytest.mark.parametrize("method", ["conference.enumerate", "participant.enumerate"])
+def test_enumerate_filters_that_overflow_are_fault_102(raw: RawClient, method: str, expression: str) -> None:
+    name = f"filter-{method[0]}"
+    if raw.call("conference.status", conferenceName=name).fault_code == 4:
+        raw.ok("conference.create", conferenceName=name)
+        raw.ok("participant.add", conferenceName=name, participantName="f", address="sip:f@example.com")
+    outcome = raw.call(method, enumerateFilter=expression)
+    assert (outcome.fault_code, outcome.fault_string) == (102, "invalid parameter - enumerateFilter"), outcome
