@@ -250,9 +250,19 @@ _ANY_VALUE = (
     )
     | st.sampled_from(["h323", "sip", "ad_hoc", "by_address", "none", "weekly", "automatic", "currentState", "0"])
 )
-_CALLS = st.tuples(
-    st.sampled_from(["conference.create", "conference.modify", "participant.add", "participant.modify"]),
-    st.dictionaries(st.sampled_from(sorted({member for _, member in METHOD_MEMBERS})), _ANY_VALUE, max_size=6),
+_FILTER_TEXT = st.lists(
+    st.sampled_from(["active", "completed", "connected", "(", ")", "!", "&&", "||", "/", "%", "<<", "9" * 40, "0x"]),
+    max_size=30,
+).map("".join)
+
+
+def _members_of(method: str) -> st.SearchStrategy[dict[str, object]]:
+    members = sorted(dispatcher.model_of(method).model_fields) or ["someUnknownMember"]
+    return st.dictionaries(st.sampled_from(members), _ANY_VALUE | _FILTER_TEXT, max_size=6)
+
+
+_CALLS = st.sampled_from(sorted(dispatcher.methods)).flatmap(
+    lambda method: st.tuples(st.just(method), _members_of(method))
 )
 
 
