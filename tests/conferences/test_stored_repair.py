@@ -7,12 +7,14 @@ then the real server starts on them (it migrates at start) and is asked with the
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import asyncpg  # type: ignore[import-untyped]
 import pytest
 from alembic import command
 
@@ -161,3 +163,37 @@ def test_unrepaired_rows_are_left_out_of_replies_with_one_log_line(tmp_path: Pat
     assert "Traceback" not in log
     assert log.count("stored record left out of an enumerate page") == 2  # one per kind, not one per page
     assert log.count("reply members that XML-RPC cannot carry were left out") == 1  # at most one a minute
+
+
+async def _pg(url: str, statements: list[tuple[str, tuple[Any, ...]]], query: str) -> list[Any]:
+    connection = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        for statement, args in statements:
+            await connection.execute(statement, *args)
+        return list(await connection.fetch(query)) if query else []
+    finally:
+        await connection.close()
+
+
+def test_the_migration_repairs_the_same_rows_on_postgresql(postgres_url: str) -> None:
+    command.upgrade(alembic_config(postgres_url), "c0001_conferences")
+    insert = (
+        "INSERT INTO conference (name, options, start_time, duration_seconds, cleanup_timeout, locked,"
+        " active_instance, revision, empty_since) VALUES ($1, $2::json, $3, $4, 0, false, 1, 1, $3)"
+    )
+    far = datetime(9999, 12, 31)
+    start = datetime(2026, 1, 1, 10)
+    seeds = [
+        (insert, ("poisoned", json.dumps({"pin": None, "description": "kept", "maximumVideoPorts": 2**40}), far, 0)),
+        (insert, ("null-options", "null", start, 0)),
+        (insert, ("clean", json.dumps({"description": "fine"}), start, 60)),
+    ]
+    asyncio.run(_pg(postgres_url, seeds, ""))
+    upgrade(postgres_url)
+    rows = asyncio.run(
+        _pg(postgres_url, [], "SELECT name, options::text AS options, start_time, end_time FROM conference ORDER BY id")
+    )
+    repaired = {row["name"]: (json.loads(row["options"]), row["start_time"], row["end_time"]) for row in rows}
+    assert repaired["poisoned"] == ({"description": "kept"}, datetime(9000, 12, 31, 23, 59, 59), None)
+    assert repaired["null-options"] == ({}, start, None)
+    assert repaired["clean"] == ({"description": "fine"}, start, None)  # untouched (end_time was never set)
