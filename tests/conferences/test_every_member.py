@@ -62,6 +62,19 @@ METHOD_MEMBERS = sorted(
     for method in dispatcher.methods
     for member in (list(dispatcher.model_of(method).model_fields) or ["someUnknownMember"])
 )
+KNOWN_METHODS = frozenset(
+    {
+        *(f"device.{name}" for name in ("query", "health.query", "network.query")),
+        *(
+            f"conference.{name}"
+            for name in ("create", "destroy", "end", "modify", "status", "resetCleanupTimeout", "enumerate")
+        ),
+        *(
+            f"participant.{name}"
+            for name in ("add", "remove", "connect", "disconnect", "modify", "move", "status", "enumerate")
+        ),
+    }
+)
 _names = itertools.count()
 
 
@@ -128,7 +141,7 @@ class World:
             return {"conferenceName": self.conference()}
         if method == "participant.add":
             return {"conferenceName": self.conference(), "participantName": fresh("p"), "address": "sip:b@example.com"}
-        if method.startswith("participant.") and method != "participant.enumerate":
+        if method.startswith("participant.") and method in KNOWN_METHODS and method != "participant.enumerate":
             conference = self.conference()
             params = {"conferenceName": conference, "participantName": self.participant(conference)}
             if method == "participant.move":
@@ -226,8 +239,9 @@ def test_every_member_of_every_method_takes_or_refuses_every_type(server: Bridge
                 refused_participants.add((params["conferenceName"], params["participantName"]))
         if before is not None:
             assert world.snapshot(method, params) == before, (method, member)
-    # The base members alone are a valid call of every method, so each refusal above was the member's.
-    for method in sorted(dispatcher.methods):
+    # The base members alone are a valid call of every method World knows, so each refusal above was the
+    # member's. (A method registered later by another dialect is still swept, from an empty base.)
+    for method in sorted(dispatcher.methods & KNOWN_METHODS):
         assert raw.call(method, **world.base(method)).result is not None, method
     assert not [entry for entry in accepted if entry[2] in HOSTILE and entry[1] != "someUnknownMember"]
     _refused_left_nothing(server, refused_conferences, refused_participants)
