@@ -89,10 +89,19 @@ class RawClient:
     def __exit__(self, *_exc: object) -> None:
         self._connection.close()
 
-    def post(self, body: bytes) -> Outcome:
+    def _exchange(self, body: bytes) -> tuple[http.client.HTTPResponse, bytes]:
         self._connection.request("POST", "/RPC2", body, {"content-type": "text/xml"})
         response = self._connection.getresponse()
-        content = response.read()
+        return response, response.read()
+
+    def post(self, body: bytes) -> Outcome:
+        try:
+            response, content = self._exchange(body)
+        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+            # The server closed the idle keep-alive connection (its keep-alive timeout) before reading this
+            # request: send it again on a new connection, as any HTTP client does.
+            self._connection.close()
+            response, content = self._exchange(body)
         if not (response.getheader("content-type") or "").startswith("text/xml"):
             return Outcome(None, None, None, response.status)
         try:
