@@ -66,9 +66,9 @@ def _check_value(value: object, path: str, declared: bool) -> None:
     elif isinstance(value, int):
         if not INT32_MIN <= value <= INT32_MAX:
             raise McuFault.malformed(path)
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            _check_value(item, f"{path}.{key}", declared)
+    elif isinstance(value, dict):  # the fault names the member, not the client's own struct keys inside it
+        for item in value.values():
+            _check_value(item, path, declared)
     elif isinstance(value, list):
         for index, item in enumerate(value):
             _check_value(item, f"{path}.{index}", declared)

@@ -74,7 +74,12 @@ class _Params(RpcParams):
 
 def test_nil_is_refused_in_declared_members_only_and_absent_stays_not_given() -> None:
     members = frozenset(_Params.model_fields)
-    for params, member in (({"name": None}, "name"), ({"scope": ["a", None]}, "scope.1")):
+    for params, member in (
+        ({"name": None}, "name"),
+        ({"scope": ["a", None]}, "scope.1"),
+        ({"name": {"<client key>": None}}, "name"),
+        ({"cookie": {"<client key>": 2**31}}, "cookie"),
+    ):
         with pytest.raises(McuFault) as raised:
             check_values(params, members)
         assert raised.value.fault_string == f"malformed parameter - {member}"
