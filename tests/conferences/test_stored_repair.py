@@ -36,12 +36,21 @@ def _database(data_dir: Path, revision: str) -> Path:
     return path
 
 
-def _seed_conference(db: sqlite3.Connection, name: str, options: Any, *, start: str = START, duration: int = 0) -> int:
+def _seed_conference(
+    db: sqlite3.Connection,
+    name: str,
+    options: Any,
+    *,
+    start: str = START,
+    duration: int = 0,
+    end: str | None = None,
+    ended: str | None = None,
+) -> int:
     cursor = db.execute(
         "INSERT INTO conference (name, numeric_id, guest_numeric_id, options, start_time, duration_seconds,"
         " end_time, ended_at, cleanup_timeout, empty_since, cleanup_due, locked, active_instance, revision)"
-        " VALUES (?, NULL, NULL, ?, ?, ?, NULL, NULL, 0, ?, NULL, 0, 1, 1)",
-        (name, json.dumps(options), start, duration, start),
+        " VALUES (?, NULL, NULL, ?, ?, ?, ?, ?, 0, ?, NULL, 0, 1, 1)",
+        (name, json.dumps(options), start, duration, end, ended, start),
     )
     db.execute("UPDATE conference_state SET conference_count = conference_count + 1")
     assert cursor.lastrowid is not None
@@ -76,6 +85,16 @@ def _seed(path: Path) -> None:
         _seed_conference(db, "nulls-only", {"pin": None, "description": "kept", "maximumVideoPorts": 2**40})
         _seed_conference(db, "null-options", None)
         _seed_conference(db, "list-options", [1, 2])
+        # A start near the end of the range with the longest duration: its end lies past 9000 and stays.
+        _seed_conference(
+            db,
+            "late",
+            {},
+            start="8999-01-01 00:00:00.000000",
+            duration=2**31 - 1,
+            end="9067-01-19 03:14:07.000000",
+            ended="9999-12-31 00:00:00.000000",
+        )
         clean = _seed_conference(db, "clean", {"description": "fine"})
         _seed_participant(db, clean, "old", {"deferConnection": None, "maxBitRateToMCU": None, "audioRxMuted": True})
         _seed_participant(db, poisoned, "older", {"displayNameOverrideValue": None, "borderWidth": 2**35})
@@ -111,12 +130,16 @@ def test_the_migration_repairs_rows_stored_before_validation(tmp_path: Path, sta
     assert "terminationDate" not in poisoned
     assert poisoned["startTime"] == datetime(9000, 12, 31, 23, 59, 59)
     assert call(bridge, "conference.status", conferenceName="nulls-only")["pin"] == ""
+    late = call(bridge, "conference.status", conferenceName="late")
+    assert (late["startTime"], late["durationSeconds"]) == (datetime(8999, 1, 1), 2**31 - 1)
+    call(bridge, "conference.modify", conferenceName="late", cleanupTimeout=2**31 - 1)  # ended_at + timeout fits
     for name in ("null-options", "list-options", "clean"):
         assert call(bridge, "conference.status", conferenceName=name)["conferenceName"] == name
 
     conferences, _ = enumerate_all(bridge, "conference.enumerate", "conferences")
     assert sorted(record["conferenceName"] for record in conferences) == [
         "clean",
+        "late",
         "list-options",
         "null-options",
         "nulls-only",
@@ -153,7 +176,7 @@ def test_unrepaired_rows_are_left_out_of_replies_with_one_log_line(tmp_path: Pat
         conferences, _ = enumerate_all(bridge, "conference.enumerate", "conferences")
         # "poisoned" (a stored terminationDate that is no date), "null-options" and "list-options" (options
         # not an object) cannot be rendered at all: they are left out of the page, which still answers.
-        assert {record["conferenceName"] for record in conferences} == {"clean", "nulls-only"}
+        assert {record["conferenceName"] for record in conferences} == {"clean", "late", "nulls-only"}
         participants, _ = enumerate_all(bridge, "participant.enumerate", "participants")
         # "old" (maxBitRateToMCU null) and "oldest" (options null) cannot be rendered; "older" is sent
         # without its stored nil and its 35-bit number.

@@ -7,9 +7,10 @@ end + cleanupTimeout). This migration makes every stored row one the current cod
 
 - ``options`` that is not a JSON object becomes ``{}``; inside it, members that are null, not a string,
   boolean or 32-bit integer, or (``terminationDate``) not a date in range are removed;
-- ``start_time``, ``end_time``, ``ended_at`` and ``empty_since`` are brought into 1970-01-01 ..
-  9000-12-31T23:59:59; ``duration_seconds`` and ``cleanup_timeout`` into 0 .. 2**31 - 1; the end time
-  follows from start and duration again when either changed.
+- ``start_time`` is brought into 1970-01-01 .. 9000-12-31T23:59:59 and ``duration_seconds`` and
+  ``cleanup_timeout`` into 0 .. 2**31 - 1; the end time follows from start and duration again when either
+  changed or when it lies beyond the latest start plus the longest duration; ``ended_at`` and
+  ``empty_since`` are held to that bound too, so adding a cleanupTimeout to any of them cannot overflow.
 
 The limits are copied here (not imported) so that this migration keeps meaning what it meant.
 
@@ -35,6 +36,7 @@ depends_on: str | Sequence[str] | None = None
 EARLIEST = datetime(1970, 1, 1)
 LATEST = datetime(9000, 12, 31, 23, 59, 59)
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+LATEST_DERIVED = LATEST + timedelta(seconds=INT32_MAX)  # the latest start plus the longest duration
 DATE_OPTIONS = frozenset({"terminationDate"})
 BATCH = 500
 
@@ -76,10 +78,8 @@ def repaired_options(options: object) -> dict[str, Any]:
     return {name: value for name, value in options.items() if isinstance(name, str) and _scalar(name, value)}
 
 
-def _moment(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return min(max(value, EARLIEST), LATEST)
+def _bounded(value: datetime | None) -> datetime | None:
+    return value if value is None else min(value, LATEST_DERIVED)
 
 
 def _seconds(value: int | None) -> int:
@@ -92,7 +92,7 @@ def repaired_conference(row: sa.Row[Any]) -> dict[str, Any]:
     options = repaired_options(row.options)
     if options != row.options:
         values["options"] = options
-    start = _moment(row.start_time) or EARLIEST
+    start = min(max(row.start_time or EARLIEST, EARLIEST), LATEST)
     duration = _seconds(row.duration_seconds)
     if start != row.start_time:
         values["start_time"] = start
@@ -101,13 +101,13 @@ def repaired_conference(row: sa.Row[Any]) -> dict[str, Any]:
     cleanup = _seconds(row.cleanup_timeout)
     if cleanup != row.cleanup_timeout:
         values["cleanup_timeout"] = cleanup
-    end = _moment(row.end_time)
-    if "start_time" in values or "duration_seconds" in values:
+    end = row.end_time
+    if "start_time" in values or "duration_seconds" in values or _bounded(end) != end:
         end = start + timedelta(seconds=duration) if duration else None
     if end != row.end_time:
         values["end_time"] = end
     for column in ("ended_at", "empty_since"):
-        moment = _moment(getattr(row, column))
+        moment = _bounded(getattr(row, column))
         if moment != getattr(row, column):
             values[column] = moment
     return values
