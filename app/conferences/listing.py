@@ -5,10 +5,15 @@ so a record that exists for the whole enumeration is returned exactly once howev
 created or destroyed between pages. Live rows and dead records are merged on that id. A page looks at
 no more than a bounded number of rows, so a selective ``enumerateFilter`` yields short pages (with an
 ``enumerateID``) rather than unbounded work.
+
+A stored record that cannot be rendered (data an earlier version let in that the repair migration did
+not know about) is left out of its page with one warning line (at most one a minute per kind), never a
+fault for the whole page.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -40,6 +45,35 @@ from app.conferences.views import (
 )
 from app.xmlrpc.faults import McuFault
 
+logger = logging.getLogger("adhoc.conferences")
+
+SKIP_REPORT_INTERVAL_SECONDS = 60.0
+# What rendering a damaged stored record raises (a None where a number belongs, a bad stored date...).
+_UNREADABLE = (TypeError, ValueError, AttributeError, KeyError, OverflowError, ArithmeticError)
+
+
+class _SkipReports:
+    """One warning per kind per interval; counts the skips it did not log."""
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self.next_at: dict[str, float] = {}
+        self.unlogged: dict[str, int] = {}
+
+    def skipped(self, kind: str, item_id: int) -> None:
+        now = time.monotonic()
+        if now < self.next_at.get(kind, 0.0):
+            self.unlogged[kind] = self.unlogged.get(kind, 0) + 1
+            return
+        self.next_at[kind] = now + self.interval
+        logger.warning(
+            "stored record left out of an enumerate page: it cannot be read",
+            extra={"kind": kind, "item_id": item_id, "earlier_skips_not_logged": self.unlogged.pop(kind, 0)},
+        )
+
+
+_skip_reports = _SkipReports(SKIP_REPORT_INTERVAL_SECONDS)
+
 CONFERENCE_CRITERIA = frozenset({"active", "completed", "scheduled"})
 PARTICIPANT_CRITERIA = frozenset({"connected", "disconnected", "connecting"})
 DEFAULT_SCOPE = frozenset({"currentState", "configuredState"})
@@ -52,19 +86,24 @@ class _Item:
     criteria: Callable[[], dict[str, bool]] | None  # None: a dead record, never filtered out
 
 
+# A filter's arithmetic on huge literals can overflow (``/`` goes through a float) or exceed int()'s digit
+# limit: the filter is bad, fault 102, like any other it cannot evaluate.
+_BAD_FILTER = (FilterError, ArithmeticError, ValueError)
+
+
 def _filter(text: str | None, criteria: frozenset[str]) -> Filter | None:
     if text is None or text.strip() == "":
         return None
     try:
         return parse_filter(text, criteria)
-    except FilterError:
+    except _BAD_FILTER:
         raise McuFault.invalid("enumerateFilter") from None
 
 
 def _matches(matcher: Filter, criteria: dict[str, bool]) -> bool:
     try:
         return matcher.matches(criteria)
-    except FilterError:
+    except _BAD_FILTER:
         raise McuFault.invalid("enumerateFilter") from None
 
 
@@ -100,8 +139,11 @@ async def _page(
     consumed = 0
     for item in candidates[:scan]:
         consumed += 1
-        if item.criteria is None or matcher is None or _matches(matcher, item.criteria()):
-            out.append(item.render())
+        try:
+            if item.criteria is None or matcher is None or _matches(matcher, item.criteria()):
+                out.append(item.render())
+        except _UNREADABLE:
+            _skip_reports.skipped(cursor.kind, item.item_id)
         if len(out) == page_size:
             break
     if consumed == len(candidates):

@@ -2,6 +2,11 @@
 
 Strings are at most 31 characters unless the guide says otherwise (addresses: 63); longer is fault 102
 naming the member. A missing or empty ``conferenceName``/``participantName`` is fault 8/9 as on an MCU.
+
+Dates lie between ``EARLIEST_DATETIME`` and ``LATEST_DATETIME`` and durations fit 32 bits (fault 102
+otherwise), so every time derived from them (end = start + duration, cleanup = end + cleanupTimeout,
+both at most 2**31 - 1 seconds, about 68 years) stays far inside what ``datetime`` and the databases
+hold, and every stored value can be written back as XML-RPC. ``nil`` is refused by the dispatcher.
 """
 
 from __future__ import annotations
@@ -14,6 +19,11 @@ from pydantic import Field, StringConstraints, field_validator, model_validator
 from app.xmlrpc.dispatcher import RpcParams
 from app.xmlrpc.faults import FaultCode, McuFault
 
+EARLIEST_DATETIME = datetime(1970, 1, 1)
+LATEST_DATETIME = datetime(9000, 12, 31, 23, 59, 59)
+MAX_DURATION_SECONDS = 2**31 - 1  # an XML-RPC <int>
+
+Moment = Annotated[datetime, Field(ge=EARLIEST_DATETIME, le=LATEST_DATETIME)]
 Str31 = Annotated[str, StringConstraints(max_length=31)]
 Str63 = Annotated[str, StringConstraints(max_length=63)]
 NonNegative = Annotated[int, Field(ge=0)]
@@ -64,9 +74,9 @@ class ConferenceOptions(RpcParams):
     private: bool | None = None
     registerWithGatekeeper: bool | None = None
     registerWithSIPRegistrar: bool | None = None
-    startTime: datetime | None = None
+    startTime: Moment | None = None
     durationSeconds: NonNegative | None = None
-    endTime: datetime | None = None  # deprecated by durationSeconds
+    endTime: Moment | None = None  # deprecated by durationSeconds
     cleanupTimeout: NonNegative | None = None
     templateName: Str31 | None = None
     templateNumber: NonNegative | None = None
@@ -114,7 +124,7 @@ class ConferenceOptions(RpcParams):
     whichWeek: Literal["first", "second", "third", "fourth", "last"] | None = None
     weekDays: Annotated[str, StringConstraints(max_length=63)] | None = None
     terminationType: Literal["noTermination", "afterNRepeats", "endOnGivenDate"] | None = None
-    terminationDate: datetime | None = None
+    terminationDate: Moment | None = None
     numberOfRepeats: NonNegative | None = None
     dtmfMuteControl: bool | None = None
 

@@ -24,6 +24,7 @@ from app.conferences.hooks import ConferenceRegistrationHook, NoRegistration
 from app.conferences.models import Conference, ConferenceData, ConferenceRow, Participant
 from app.conferences.schemas import (
     CONFERENCE_OPTION_MEMBERS,
+    MAX_DURATION_SECONDS,
     PARTICIPANT_OPTION_MEMBERS,
     AddParticipantParams,
     ConferenceOptions,
@@ -82,7 +83,10 @@ def _duration(params: ConferenceOptions, start: datetime) -> int | None:
     if params.endTime is not None:
         if params.endTime <= start:
             raise McuFault(FaultCode.INVALID_END_TIME)
-        return int((params.endTime - start).total_seconds())
+        seconds = int((params.endTime - start).total_seconds())
+        if seconds > MAX_DURATION_SECONDS:  # durationSeconds is an XML-RPC <int>
+            raise McuFault.invalid("endTime")
+        return seconds
     return None
 
 

@@ -4,11 +4,19 @@ The parser is defusedxml's: a document type declaration, an entity declaration o
 stops the parse (``DefusedXmlException``), so nothing can expand, fetch or declare anything. The reader
 gives the values ``xmlrpc.client.Unmarshaller(use_builtin_types=True)`` gives (a test compares the two)
 for about half its cost: this runs on every CUCM request.
+
+Two limits keep a hostile body from reaching anything but a fault: arrays and structs nest at most
+``MAX_NESTING`` levels (the params struct counts as one), far below Python's recursion limit, so nothing
+that walks a value later can recurse too deep; and a declared encoding must be one expat can read (UTF-8,
+UTF-16, or a single-byte, ASCII-compatible text codec): anything else is ``UnsupportedEncoding``.
 """
 
 from __future__ import annotations
 
 import base64
+import codecs
+import functools
+import re
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -22,6 +30,58 @@ class NotACall(ValueError):
 
 class FaultDocument(NotACall):
     """A ``<fault>``: a response, not a call."""
+
+
+class NestedTooDeep(NotACall):
+    """Arrays or structs nested deeper than ``MAX_NESTING``."""
+
+
+class UnsupportedEncoding(NotACall):
+    """The XML declaration names an encoding that is unknown or that expat cannot read."""
+
+
+MAX_NESTING = 32
+# Encodings expat reads itself; any other declared encoding goes through Python's codec of that name.
+_EXPAT_NATIVE = frozenset(("utf-8", "utf-16", "iso-8859-1", "us-ascii"))
+_DECLARED_ENCODING = re.compile(rb"<\?xml[^>]*?\sencoding\s*=\s*(?:\"([^\"]*)\"|'([^']*)')")
+_ASCII = bytes(range(128))
+_ALL_BYTES = bytes(range(256))
+
+
+@functools.lru_cache(maxsize=64)
+def _readable_encoding(label: bytes) -> bool:
+    """Whether expat can parse a document declared in ``label`` (pyexpat's own rule, checked up front)."""
+    try:
+        name = label.decode("ascii").lower()
+        if name in _EXPAT_NATIVE:
+            return True
+        info = codecs.lookup(name)
+        if not getattr(info, "_is_text_encoding", True):
+            return False  # rot13, hex, zlib, base64: byte or text transforms, not character encodings
+        if info.name in ("utf-8", "utf-16"):
+            return True
+        # pyexpat takes only single-byte codecs; the declaration itself must read as ASCII.
+        return len(_ALL_BYTES.decode(info.name, "replace")) == 256 and _ASCII.decode(info.name) == _ASCII.decode(
+            "ascii"
+        )
+    except (LookupError, ValueError):
+        return False
+
+
+@functools.lru_cache(maxsize=64)
+def _readable_declaration(declaration: bytes) -> bool:
+    found = _DECLARED_ENCODING.match(declaration)
+    return found is None or _readable_encoding(found.group(1) or found.group(2) or b"")
+
+
+def check_declared_encoding(body: bytes) -> None:
+    """Raise ``UnsupportedEncoding`` unless the XML declaration (if any) names a readable encoding.
+    A client sends the same declaration every time: after the first, this is one cache lookup."""
+    if not body.startswith(b"<?xml"):
+        return
+    end = body.find(b"?>", 5, 512)
+    if not _readable_declaration(body[: end if end >= 0 else 512]):
+        raise UnsupportedEncoding("unsupported encoding")
 
 
 def _boolean(text: str) -> bool:
@@ -76,6 +136,8 @@ class _Reader:
             raise NotACall("unknown tag in a value")
         if tag in _CONTAINERS:
             self.marks.append(len(self.stack))
+            if len(self.marks) > MAX_NESTING:
+                raise NestedTooDeep("nested too deeply")
         self.text = []
         self.bare_value = tag == "value"
 
@@ -113,8 +175,10 @@ class _Reader:
 
 
 def read_call(body: bytes) -> tuple[str | None, list[Any]]:
-    """(methodName or None, params). Raises ``DefusedXmlException``, ``NotACall``, ``ExpatError`` or a
-    conversion error (ValueError, TypeError, ArithmeticError) for anything else."""
+    """(methodName or None, params). Raises ``DefusedXmlException``, ``NotACall`` (``NestedTooDeep``,
+    ``UnsupportedEncoding``), ``ExpatError`` or a conversion error (ValueError, TypeError, ArithmeticError)
+    for anything else."""
+    check_declared_encoding(body)
     reader = _Reader()
     parser = DefusedExpatParser(reader, forbid_dtd=True, forbid_entities=True, forbid_external=True)
     parser.feed(body)

@@ -3,10 +3,17 @@
 Parsing goes through defusedxml's expat parser with DTDs, entities and external references forbidden
 (``call_reader``), so no document can expand, fetch or declare anything. Every way a body can be wrong
 maps to a fault.
+
+A reply is written by the fast encoder below. Should a handler hand back a value XML-RPC cannot carry
+(``None``, an integer beyond 32 bits: only stored data written by an earlier version can hold one), the
+reply is not lost: those members are left out, the rest is sent, and one warning line (at most one a
+minute) names them. Nothing is checked on the way when every value encodes.
 """
 
 from __future__ import annotations
 
+import logging
+import time
 import xmlrpc.client
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,10 +23,13 @@ from xml.parsers.expat import ExpatError
 
 from defusedxml import DefusedXmlException
 
-from app.xmlrpc.call_reader import FaultDocument, read_call
+from app.xmlrpc.call_reader import FaultDocument, NestedTooDeep, UnsupportedEncoding, read_call
 from app.xmlrpc.faults import FaultCode, McuFault
 
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+DROPPED_REPORT_INTERVAL_SECONDS = 60.0
+
+logger = logging.getLogger("adhoc.xmlrpc")
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +46,10 @@ def parse_call(body: bytes) -> RpcCall:
         raise McuFault(FaultCode.MALFORMED_PARAMETER, "request body (DTDs and entities are refused)") from exc
     except FaultDocument as exc:
         raise McuFault(FaultCode.MALFORMED_PARAMETER, "request body (a fault is not a call)") from exc
+    except NestedTooDeep as exc:
+        raise McuFault(FaultCode.MALFORMED_PARAMETER, "request body (nested too deeply)") from exc
+    except (UnsupportedEncoding, LookupError) as exc:
+        raise McuFault(FaultCode.MALFORMED_PARAMETER, "request body (unsupported encoding)") from exc
     except (ExpatError, ValueError, TypeError, ArithmeticError) as exc:
         raise McuFault(FaultCode.MALFORMED_PARAMETER, "request body (not an XML-RPC methodCall)") from exc
     if not method:
@@ -129,13 +143,83 @@ def _iso8601(value: datetime) -> str:
     return f"{value.year:04d}{value.month:02d}{value.day:02d}T{value.hour:02d}:{value.minute:02d}:{value.second:02d}"
 
 
-def encode_result(result: dict[str, Any]) -> bytes:
-    """A ``methodResponse`` carrying one struct (the same bytes ``xmlrpc.client.dumps`` produces, faster)."""
+def _encode_response(result: dict[str, Any]) -> bytes:
     parts: list[str] = [_RESPONSE_HEAD, _PARAMS_HEAD]
     _encode_value(result, parts.append)
     parts.append(_PARAMS_TAIL)
     parts.append(_RESPONSE_TAIL)
     return "".join(parts).encode("utf-8")
+
+
+_LEFT_OUT = object()
+_PLAIN = (str, bool, float, datetime, bytes, bytearray, xmlrpc.client.DateTime, xmlrpc.client.Binary)
+
+
+def _encodable(value: object, path: str, left_out: list[str]) -> object:
+    """``value`` without the members and items XML-RPC cannot carry (their paths go to ``left_out``)."""
+    if isinstance(value, _PLAIN):
+        return value
+    if isinstance(value, int):
+        if INT32_MIN <= value <= INT32_MAX:
+            return value
+    elif isinstance(value, dict):
+        kept: dict[str, Any] = {}
+        for key, item in value.items():
+            member = f"{path}.{key}" if path else str(key)
+            cleaned = _encodable(item, member, left_out) if isinstance(key, str) else _LEFT_OUT
+            if cleaned is _LEFT_OUT:
+                left_out.append(member)
+            else:
+                kept[key] = cleaned
+        return kept
+    elif isinstance(value, list | tuple):
+        items: list[Any] = []
+        for index, item in enumerate(value):
+            cleaned = _encodable(item, f"{path}.{index}", left_out)
+            if cleaned is _LEFT_OUT:
+                left_out.append(f"{path}.{index}")
+            else:
+                items.append(cleaned)
+        return items
+    return _LEFT_OUT
+
+
+class _Throttle:
+    """At most one report per interval; counts what it held back in between."""
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self.next_at = 0.0
+        self.held_back = 0
+
+    def take(self) -> int | None:
+        """None to stay quiet; else how many reports were held back since the last one."""
+        now = time.monotonic()
+        if now < self.next_at:
+            self.held_back += 1
+            return None
+        self.next_at = now + self.interval
+        held, self.held_back = self.held_back, 0
+        return held
+
+
+_dropped_reports = _Throttle(DROPPED_REPORT_INTERVAL_SECONDS)
+
+
+def encode_result(result: dict[str, Any]) -> bytes:
+    """A ``methodResponse`` carrying one struct (the same bytes ``xmlrpc.client.dumps`` produces, faster)."""
+    try:
+        return _encode_response(result)
+    except (TypeError, ValueError, OverflowError):
+        left_out: list[str] = []
+        cleaned = _encodable(result, "", left_out)
+        held_back = _dropped_reports.take()
+        if held_back is not None:
+            logger.warning(
+                "reply members that XML-RPC cannot carry were left out",
+                extra={"members": ",".join(left_out[:20]), "earlier_replies_not_logged": held_back},
+            )
+        return _encode_response(cleaned if isinstance(cleaned, dict) else {})
 
 
 def encode_fault(fault: McuFault) -> bytes:

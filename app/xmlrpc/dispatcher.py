@@ -5,6 +5,11 @@ coerced) and the call's context, and returns the reply struct. Validation errors
 faults 101 (missing), 103 (wrong type) and 102 (right type, bad value), naming the member. A
 validator may raise ``McuFault`` itself for a method-specific code (for example 13 for a bad PIN):
 pydantic lets exceptions other than ValueError pass through unchanged.
+
+Before the model sees a struct, every value in it is checked for what XML-RPC allows but no member
+takes: an integer beyond 32 bits (any member, known or not) and ``nil`` anywhere inside a member the
+model declares are fault 103 naming the member. ``X | None = None`` in a model therefore means "may be
+left out", never "may be nil". Unknown members are ignored, ``nil`` included.
 """
 
 from __future__ import annotations
@@ -50,25 +55,38 @@ def fault_from_validation(exc: ValidationError) -> McuFault:
     return McuFault.invalid(_member(errors[0]))
 
 
-def _check_int32(value: object, path: str) -> None:
-    """XML-RPC ``<int>``/``<i4>`` is 32-bit; a bigger number is malformed, not merely out of range."""
-    if isinstance(value, bool):
+def _check_value(value: object, path: str, declared: bool) -> None:
+    """XML-RPC ``<int>``/``<i4>`` is 32-bit; a bigger number is malformed, not merely out of range.
+    ``nil`` is malformed inside a ``declared`` member. Nesting is bounded by the call reader."""
+    if value is None:
+        if declared:
+            raise McuFault.malformed(path)
+    elif isinstance(value, bool):
         return
-    if isinstance(value, int):
+    elif isinstance(value, int):
         if not INT32_MIN <= value <= INT32_MAX:
             raise McuFault.malformed(path)
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            _check_int32(item, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, dict):  # the fault names the member, not the client's own struct keys inside it
+        for item in value.values():
+            _check_value(item, path, declared)
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            _check_int32(item, f"{path}.{index}")
+            _check_value(item, f"{path}.{index}", declared)
+
+
+def check_values(params: dict[str, Any], members: frozenset[str]) -> None:
+    """Fault 103 for a too-big integer in any member, or a ``nil`` in one of ``members``."""
+    for key, value in params.items():
+        if type(value) is str or type(value) is bool:
+            continue
+        _check_value(value, str(key), key in members)
 
 
 @dataclass(frozen=True, slots=True)
 class _Entry(Generic[ContextT]):
     model: type[RpcParams]
     handler: Callable[[Any, ContextT], Awaitable[dict[str, Any]]]
+    members: frozenset[str]
 
 
 class Dispatcher(Generic[ContextT]):
@@ -81,7 +99,7 @@ class Dispatcher(Generic[ContextT]):
         def register(handler: Handler[ParamsT, ContextT]) -> Handler[ParamsT, ContextT]:
             if name in self._methods:
                 raise ValueError(f"method {name!r} registered twice")
-            self._methods[name] = _Entry(model, handler)
+            self._methods[name] = _Entry(model, handler, frozenset(model.model_fields))
             return handler
 
         return register
@@ -96,11 +114,15 @@ class Dispatcher(Generic[ContextT]):
     def methods(self) -> frozenset[str]:
         return frozenset(self._methods)
 
+    def model_of(self, method: str) -> type[RpcParams]:
+        """The parameter model ``method`` validates its struct with (KeyError if not registered)."""
+        return self._methods[method].model
+
     async def dispatch(self, method: str, params: dict[str, Any], context: ContextT) -> dict[str, Any]:
         entry = self._methods.get(method)
         if entry is None:
             raise McuFault(FaultCode.METHOD_NOT_SUPPORTED)
-        _check_int32(params, "")
+        check_values(params, entry.members)
         try:
             model = entry.model.model_validate(params)
         except ValidationError as exc:

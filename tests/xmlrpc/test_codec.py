@@ -10,6 +10,7 @@ import pytest
 from defusedxml import DefusedXmlException
 from hypothesis import given, settings, strategies as st
 
+from app.xmlrpc import codec
 from app.xmlrpc.call_reader import FaultDocument, NotACall, read_call
 from app.xmlrpc.codec import INT32_MAX, INT32_MIN, encode_result, parse_call
 from app.xmlrpc.faults import FaultCode, McuFault
@@ -41,10 +42,34 @@ def test_encoded_replies_are_byte_for_byte_the_standard_librarys(result: dict[st
     assert encode_result(result) == xmlrpc.client.dumps((result,), methodresponse=True).encode()
 
 
-@pytest.mark.parametrize("result", [{"n": INT32_MAX + 1}, {"n": INT32_MIN - 1}, {1: "x"}, {"x": None}])
-def test_encoder_refuses_what_xml_rpc_cannot_carry(result: dict[Any, Any]) -> None:
-    with pytest.raises((OverflowError, TypeError)):
-        encode_result(result)
+@pytest.mark.parametrize(
+    ("result", "sent"),
+    [
+        ({"n": INT32_MAX + 1, "ok": 1}, {"ok": 1}),
+        ({"n": INT32_MIN - 1}, {}),
+        ({1: "x", "y": "z"}, {"y": "z"}),
+        ({"x": None, "list": [1, None, 2]}, {"list": [1, 2]}),
+        ({"records": [{"pin": None, "name": "a"}, {"name": "b"}]}, {"records": [{"name": "a"}, {"name": "b"}]}),
+    ],
+)
+def test_encoder_leaves_out_what_xml_rpc_cannot_carry_and_says_so(
+    result: dict[Any, Any], sent: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A stored value an earlier version let in must not turn a whole reply (an enumerate page) into a fault."""
+    codec._dropped_reports.next_at = 0.0
+    with caplog.at_level("WARNING", logger="adhoc.xmlrpc"):
+        assert encode_result(result) == xmlrpc.client.dumps((sent,), methodresponse=True).encode()
+    assert [record.getMessage() for record in caplog.records] == [
+        "reply members that XML-RPC cannot carry were left out"
+    ]
+
+
+def test_left_out_members_are_logged_at_most_once_a_minute(caplog: pytest.LogCaptureFixture) -> None:
+    codec._dropped_reports.next_at = 0.0
+    with caplog.at_level("WARNING", logger="adhoc.xmlrpc"):
+        for _ in range(50):
+            encode_result({"x": None})
+    assert len(caplog.records) == 1
 
 
 def _standard(body: bytes) -> tuple[str | None, list[Any]]:
