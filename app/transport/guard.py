@@ -16,6 +16,7 @@ protocol below only sees a connection once its handshake is done.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import json
 import logging
@@ -34,6 +35,9 @@ from app.core.config import IpNetwork, ServerSettings
 logger = logging.getLogger("adhoc.transport")
 
 LIMIT_LOG_INTERVAL = 10.0
+# A refused connection gets this long to take its reply before it is reset: a TLS close waits for the
+# peer's close_notify (30 s by default) while the peer may keep sending what nobody will read.
+REFUSED_GRACE_SECONDS = 1.0
 # Scope key of a status the guard sent on the transport itself (e.g. 408 when the body never came).
 SENT_STATUS_KEY = "adhoc.sent_status"
 # Per header line: ": " and CRLF; per request line: spaces, "HTTP/1.1", CRLF and the method.
@@ -188,6 +192,14 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self._deadline.cancel()
             self._deadline = None
 
+    def _close_refused(self) -> None:
+        """Close after the reply is written, read nothing more, and reset the connection if it lingers."""
+        transport = self.transport
+        with contextlib.suppress(RuntimeError, AttributeError):
+            transport.pause_reading()
+        transport.close()
+        self.loop.call_later(REFUSED_GRACE_SECONDS, transport.abort)
+
     def _peer(self) -> str:
         return self._source or (self.client[0] if self.client else "unknown")
 
@@ -201,7 +213,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             # a connection that never sent a byte is what a slow client looks like, so it is logged.
             if not self._served:
                 self.guard.log.hit(limit, self._peer())
-            self.transport.close()
+            self._close_refused()
             return
         self.guard.log.hit(limit, self._peer())
         if self._phase == "head":
@@ -213,7 +225,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             # The app's receive() now answers http.disconnect and its send() is dropped.
             cycle.disconnected = True
             cycle.message_event.set()
-        self.transport.close()
+        self._close_refused()
 
     # Parsing
     def data_received(self, data: bytes) -> None:
@@ -250,7 +262,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             reply = {"error": "bad request"}
         if not self.transport.is_closing():
             self.transport.write(_raw_reply(status, reply))
-            self.transport.close()
+            self._close_refused()
 
     def _count_head(self, size: int) -> None:
         self._head_bytes_exact += size
