@@ -20,6 +20,7 @@ import contextlib
 import ipaddress
 import json
 import logging
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -35,6 +36,8 @@ from app.core.config import IpNetwork, ServerSettings
 logger = logging.getLogger("adhoc.transport")
 
 LIMIT_LOG_INTERVAL = 10.0
+# How often each worker looks for connections past their deadline (limits fire up to this much late).
+SWEEP_SECONDS = 0.25
 # A refused connection gets this long to take its reply before it is reset: a TLS close waits for the
 # peer's close_notify (30 s by default) while the peer may keep sending what nobody will read.
 REFUSED_GRACE_SECONDS = 1.0
@@ -90,6 +93,8 @@ class ConnectionGuard:
         self.max_connections_per_source = max_connections_per_source
         self._exempt = tuple(exempt)
         self._connections: dict[str, int] = {}
+        self._watched: set[GuardedHttpToolsProtocol] = set()
+        self._sweeper: asyncio.TimerHandle | None = None
         self.log = _LimitLog()
 
     @classmethod
@@ -130,6 +135,20 @@ class ConnectionGuard:
     def connections_of(self, source: str) -> int:
         return self._connections.get(source, 0)
 
+    def watch(self, connection: GuardedHttpToolsProtocol) -> None:
+        self._watched.add(connection)
+        if self._sweeper is None:
+            self._sweeper = connection.loop.call_later(SWEEP_SECONDS, self._sweep, connection.loop)
+
+    def unwatch(self, connection: GuardedHttpToolsProtocol) -> None:
+        self._watched.discard(connection)
+
+    def _sweep(self, loop: asyncio.AbstractEventLoop) -> None:
+        now = loop.time()
+        for connection in list(self._watched):
+            connection.expire_if_due(now)
+        self._sweeper = loop.call_later(SWEEP_SECONDS, self._sweep, loop) if self._watched else None
+
     def protocol(self) -> type[GuardedHttpToolsProtocol]:
         """The protocol class to pass as uvicorn's ``http=``, bound to this guard."""
         return type("GuardedHttpToolsProtocol", (GuardedHttpToolsProtocol,), {"guard": self})
@@ -164,7 +183,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._head_bytes_exact = 0
         self._served = False
         self._refusal: int | None = None
-        self._deadline: asyncio.TimerHandle | None = None
+        self._deadline = math.inf  # loop time at which _expired runs (checked by the guard's sweep)
+        self._deadline_limit: Limit = "header_timeout"
 
     # Connection life
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -175,22 +195,29 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             return
         self._source = source
         self._arm(self.guard.header_timeout, "header_timeout")
+        self.guard.watch(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
         if self._source is not None:
             self.guard.release(self._source)
+            self.guard.unwatch(self)
             self._source = None
         super().connection_lost(exc)
 
+    # A deadline is a number, not a timer: arming and disarming cost one store per request, and one sweep
+    # per worker every SWEEP_SECONDS expires what is due (a timer per request cost ~7 us to set and cancel).
     def _arm(self, delay: float, limit: Limit) -> None:
-        self._disarm()
-        self._deadline = self.loop.call_later(delay, self._expired, limit)
+        self._deadline = self.loop.time() + delay
+        self._deadline_limit = limit
 
     def _disarm(self) -> None:
-        if self._deadline is not None:
-            self._deadline.cancel()
-            self._deadline = None
+        self._deadline = math.inf
+
+    def expire_if_due(self, now: float) -> None:
+        if self._deadline <= now:
+            self._deadline = math.inf
+            self._expired(self._deadline_limit)
 
     def _close_refused(self) -> None:
         """Close after the reply is written, read nothing more, and reset the connection if it lingers."""
@@ -204,7 +231,6 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         return self._source or (self.client[0] if self.client else "unknown")
 
     def _expired(self, limit: Limit) -> None:
-        self._deadline = None
         if self.transport.is_closing():
             return
         cycle = self.cycle
