@@ -107,13 +107,13 @@ def test_the_window_doubles_ends_and_one_success_resets_it(bridge_factory: Bridg
     bridge = bridge_factory(
         env_overrides={
             "ADHOC_LOG__FORMAT": "json",
-            "ADHOC_SERVER__LOCKOUT_WINDOW": "1",
+            "ADHOC_SERVER__LOCKOUT_WINDOW": "2",
             "ADHOC_SERVER__LOCKOUT_MAX_WINDOW": "4",
         }
     )
     retry_afters = []
     with _client(bridge, ATTACKER) as attacker:
-        for lockout in range(1, 5):
+        for lockout in range(1, 4):
             for guess in GUESSES[:10]:
                 assert attacker.get(ADMIN_PATH, auth=(ADMIN_USER, guess)).status_code == 401
             refused = attacker.get(ADMIN_PATH, auth=(ADMIN_USER, ADMIN_PASSWORD))
@@ -125,10 +125,12 @@ def test_the_window_doubles_ends_and_one_success_resets_it(bridge_factory: Bridg
             assert attacker.get(ADMIN_PATH, auth=(ADMIN_USER, guess)).status_code == 401
         assert attacker.get(ADMIN_PATH, auth=(ADMIN_USER, ADMIN_PASSWORD)).status_code == 429
     windows = [line["window_s"] for line in _lines(bridge, "authentication lockout started")]
-    assert windows == [1.0, 2.0, 4.0, 4.0, 1.0]  # doubled up to the maximum; the success reset it
-    assert retry_afters == [1, 2, 4, 4]
+    assert windows == [2.0, 4.0, 4.0, 2.0]  # doubled up to the maximum; the success reset it
+    # Retry-After rounds the time left up: the window itself, or a second less on a slow machine.
+    for window, retry in zip((2, 4, 4), retry_afters, strict=True):
+        assert window - 1 <= retry <= window
     ended = _lines(bridge, "authentication lockout ended")
-    assert [line["peer"] for line in ended] == [ATTACKER] * 4
+    assert [line["peer"] for line in ended] == [ATTACKER] * 3
 
 
 def test_behind_a_trusted_proxy_the_forwarded_address_is_judged(bridge_factory: BridgeFactory) -> None:
