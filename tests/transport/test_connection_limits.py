@@ -260,3 +260,25 @@ def test_the_soft_open_files_limit_is_raised_to_the_hard_limit(bridge_factory: B
     assert line.split()[3:5] == [str(hard), str(hard)]
     records = [json.loads(row) for row in bridge.log_text().splitlines() if row.startswith("{")]
     assert [(r["soft"], r["hard"], r["was"]) for r in records if r["msg"] == "open-files limit"] == [(hard, hard, soft)]
+
+
+def test_idle_keep_alive_ends_quietly_and_a_second_request_trickled_on_it_gets_408(
+    bridge_factory: BridgeFactory,
+) -> None:
+    bridge = _start(bridge_factory)
+    request = b"GET /healthz HTTP/1.1\r\nHost: bridge\r\n\r\n"
+    with _connect(bridge.http_port) as idle, _connect(bridge.http_port) as slow:
+        for sock in (idle, slow):
+            sock.sendall(request)
+            sock.settimeout(10)
+            first = b""
+            while not first.endswith(b'{"status":"ok"}'):
+                chunk = sock.recv(65536)
+                assert chunk, first
+                first += chunk
+            assert first.startswith(b"HTTP/1.1 200 ")
+        slow.sendall(b"GET /healthz HTTP/1.1\r\n")
+        with _trickling([slow]):
+            assert _read_reply(slow).startswith(b"HTTP/1.1 408 ")
+        assert _read_reply(idle) == b""  # closed after its response, with nothing to say
+    assert len(_limit_lines(bridge, "header_timeout")) == 1  # the slow one; an idle keep-alive is no attack
