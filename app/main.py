@@ -21,6 +21,7 @@ from app.core.state import AppServices
 from app.device.system_xml import router as system_xml_router
 from app.health import router as health_router
 from app.security.credentials import CredentialChecker
+from app.security.lockout import LOCKOUT_FILE, Lockout, LockoutPolicy
 from app.sip_credentials.endpoints import router as sip_credentials_router
 from app.sip_credentials.keyring import open_keyring
 from app.sip_credentials.service import SipCredentialService
@@ -35,11 +36,12 @@ logger = logging.getLogger(__name__)
 
 def build_services(settings: Settings) -> AppServices:
     database = Database(settings.database_url)
+    lockout = Lockout(settings.data_dir / LOCKOUT_FILE, LockoutPolicy.from_settings(settings.server))
     return AppServices(
         settings=settings,
         started_at=datetime.now(UTC),
-        external_system=CredentialChecker("external_system", settings.external_system),
-        admin=CredentialChecker("admin", settings.admin),
+        external_system=CredentialChecker("external_system", settings.external_system, lockout),
+        admin=CredentialChecker("admin", settings.admin, lockout),
         database=database,
         sip_credentials=SipCredentialService(
             database, open_keyring(settings.data_dir, settings.secrets.encryption_key)

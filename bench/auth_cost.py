@@ -28,13 +28,13 @@ async def _measure(user: str, password: str, password_hash: str) -> AuthCost:
     for _ in range(MISS_ROUNDS):
         fresh = CredentialChecker("external_system", pair)  # empty success cache: the first check verifies
         began = time.perf_counter()
-        assert await fresh.check(user, password)
+        assert await fresh.check(user, password, "127.0.0.1")
         misses.append(time.perf_counter() - began)
     checker = CredentialChecker("external_system", pair)
-    assert await checker.check(user, password)
+    assert await checker.check(user, password, "127.0.0.1")
     began = time.perf_counter()
     for _ in range(HIT_ROUNDS):
-        await checker.check(user, password)
+        await checker.check(user, password, "127.0.0.1")
     hit = (time.perf_counter() - began) / HIT_ROUNDS
     return AuthCost(hit_us=hit * 1e6, miss_ms=statistics.median(misses) * 1e3)
 

@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 from app.admin.errors import AdminError
 from app.core.state import AppServices, services_of
 from app.security.basic import MalformedBasicHeader, parse_basic
+from app.security.lockout import Lockout
 from app.transport.listener import transport_of
 
 logger = logging.getLogger("adhoc.auth")
@@ -27,7 +28,11 @@ async def admin_user(request: Request, services: ServicesDep) -> str:
         credentials = None
     if credentials is None:
         raise AdminError(401, "authentication required", headers=ADMIN_CHALLENGE)
-    if not await services.admin.check(credentials.username, credentials.password):
+    locked_for = services.admin.retry_after(peer)
+    if locked_for is not None:  # too many failures from this source: refused before any hash
+        retry = Lockout.retry_after_header(locked_for)
+        raise AdminError(429, "too many failed authentications", headers={"Retry-After": retry})
+    if not await services.admin.check(credentials.username, credentials.password, peer):
         logger.warning("admin authentication failed", extra={"user": credentials.username, "peer": peer})
         raise AdminError(401, "invalid credentials", headers=ADMIN_CHALLENGE)
     return credentials.username

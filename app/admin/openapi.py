@@ -26,6 +26,7 @@ BAD_REQUEST = error_response("invalid value (the body names the field or paramet
 ADMIN_ERRORS: dict[int | str, dict[str, Any]] = {
     400: BAD_REQUEST,
     401: error_response("admin credentials missing or wrong"),
+    429: error_response("too many failed authentications from this address (see Retry-After)"),
 }
 _FASTAPI_VALIDATION_SCHEMAS = ("HTTPValidationError", "ValidationError")
 

@@ -77,6 +77,16 @@ class ServerSettings(_Section):
     keyfile: Path | None = None
     trusted_proxies: Annotated[tuple[IpNetwork, ...], NoDecode] = ()
     workers: Annotated[int, Field(ge=1, le=64)] = 1
+    # Connection limits (app/transport/guard.py): seconds, bytes, connections.
+    header_timeout: Annotated[float, Field(gt=0, le=3600)] = 10.0
+    body_timeout: Annotated[float, Field(gt=0, le=3600)] = 30.0
+    max_header_bytes: Annotated[int, Field(ge=1024, le=1024 * 1024)] = 16 * 1024
+    max_connections_per_source: Annotated[int, Field(ge=1, le=1_000_000)] = 256
+    # Guessing slowed down (app/security/lockout.py): failures per period, then a doubling window in seconds.
+    auth_failure_limit: Annotated[int, Field(ge=1, le=1_000_000)] = 10
+    auth_failure_period: Annotated[float, Field(gt=0, le=86400)] = 60.0
+    lockout_window: Annotated[float, Field(gt=0, le=86400)] = 60.0
+    lockout_max_window: Annotated[float, Field(gt=0, le=86400)] = 900.0
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod

@@ -6,8 +6,10 @@ unknown username takes as long as a wrong password. Successes are remembered und
 and a changed password or hash invalidates the cache by itself.
 
 Concurrent checks of the same fingerprint share one in-flight verification (CUCM opens many connections
-with the same credentials at once after a restart), and one process-wide limiter lets a single
-verification run at a time across every checker: argon2 holds its whole ``memory_cost`` while it runs.
+with the same credentials at once after a restart), and one process-wide gate lets a single
+verification run at a time across every checker (argon2 holds its whole ``memory_cost`` while it runs),
+handing turns out fairly across source addresses (``fair_queue.py``). With a ``Lockout``, a locked
+source is refused before the cache or any hash, failures are counted and one success resets the source.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from typing import Final
 import anyio
 
 from app.core.config import CredentialPair
+from app.security.fair_queue import FairGate
+from app.security.lockout import Lockout
 from app.security.passwords import hash_password, verify_password
 
 logger = logging.getLogger(__name__)
@@ -33,13 +37,15 @@ _CACHE_SIZE: Final = 256
 # shared by every CredentialChecker (admin and external_system), so peak RSS is idle + one verify.
 _VERIFY_LIMITER_TOKENS: Final = 1
 _VERIFY_LIMITER: Final = anyio.CapacityLimiter(_VERIFY_LIMITER_TOKENS)
+_VERIFY_GATE: Final = FairGate()  # whose turn it is: fair across sources (the limiter bounds the thread)
 
 
 class CredentialChecker:
     """Verifies presented credentials against one configured pair."""
 
-    def __init__(self, name: str, pair: CredentialPair) -> None:
+    def __init__(self, name: str, pair: CredentialPair, lockout: Lockout | None = None) -> None:
         self.name = name
+        self._lockout = lockout
         self._username = pair.username.encode()
         self._hash: str | None
         if pair.password_hash is not None:
@@ -75,22 +81,40 @@ class CredentialChecker:
             return True
         return False
 
-    async def check(self, username: str, password: str) -> bool:
+    def retry_after(self, source: str) -> float | None:
+        """Seconds until ``source`` may try again when it is locked out, else None."""
+        return None if self._lockout is None else self._lockout.retry_after(source)
+
+    async def check(self, username: str, password: str, source: str) -> bool:
+        """True when the pair is right and ``source`` (the client's address) is not locked out."""
         stored = self._hash
         if stored is None:
             return False
+        lockout = self._lockout
+        if lockout is not None and lockout.retry_after(source) is not None:
+            return False  # at once: no cache lookup, no hash
         user_bytes = username.encode()
         key = self._fingerprint(user_bytes, password.encode(), stored)
         if key in self._successes:
             self._successes.move_to_end(key)
+            if lockout is not None:
+                lockout.succeeded(source)
             return True
         flight = self._in_flight.get(key)
         if flight is None:
-            flight = asyncio.create_task(self._verify(key, user_bytes, password, stored), name=f"verify {self.name}")
+            flight = asyncio.create_task(
+                self._verify(key, user_bytes, password, stored, source), name=f"verify {self.name}"
+            )
             self._in_flight[key] = flight
             flight.add_done_callback(functools.partial(self._landed, key))
         # shield: a waiter that is cancelled (client gone) must not cancel the verification the others await.
-        return await asyncio.shield(flight)
+        ok = await asyncio.shield(flight)
+        if lockout is not None:
+            if ok:
+                lockout.succeeded(source)
+            else:
+                lockout.failed(source)
+        return ok
 
     def _landed(self, key: bytes, flight: asyncio.Task[bool]) -> None:
         if self._in_flight.get(key) is flight:
@@ -98,10 +122,16 @@ class CredentialChecker:
         if not flight.cancelled():
             flight.exception()  # retrieved even if every waiter was cancelled: no "never retrieved" noise
 
-    async def _verify(self, key: bytes, user_bytes: bytes, password: str, stored: str) -> bool:
+    async def _verify(self, key: bytes, user_bytes: bytes, password: str, stored: str, source: str) -> bool:
         # One verification whatever the username: an unknown username costs as much as a wrong password.
         user_ok = hmac.compare_digest(user_bytes, self._username)
-        password_ok = await anyio.to_thread.run_sync(verify_password, password, stored, limiter=_VERIFY_LIMITER)
+        if _VERIFY_GATE.busy:
+            logger.debug("password verification queued", extra={"checker": self.name, "source": source})
+        async with _VERIFY_GATE.turn(source) as ahead:
+            if self._lockout is not None and self._lockout.retry_after(source) is not None:
+                return False  # locked while it waited: no hash
+            logger.debug("password verification", extra={"checker": self.name, "source": source, "ahead": ahead})
+            password_ok = await anyio.to_thread.run_sync(verify_password, password, stored, limiter=_VERIFY_LIMITER)
         if user_ok and password_ok:
             self._successes[key] = None
             if len(self._successes) > _CACHE_SIZE:

@@ -8,6 +8,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.transport.guard import SENT_STATUS_KEY
 from app.transport.listener import transport_of
 
 logger = logging.getLogger("adhoc.access")
@@ -30,7 +31,7 @@ class AccessLog:
             await self.app(scope, receive, send)
             return
         start = time.perf_counter()
-        status = 500
+        status: int | None = None
 
         async def capture(message: Message) -> None:
             nonlocal status
@@ -40,13 +41,23 @@ class AccessLog:
 
         try:
             await self.app(scope, receive, capture)
+        except BaseException:
+            # uvicorn answers an application error with a 500 when nothing was sent yet.
+            if status is None and not isinstance(scope.get(SENT_STATUS_KEY), int):
+                status = 500
+            raise
         finally:
+            if status is None:
+                # The app sent nothing: the status the connection guard sent itself (408), or none at all
+                # (the client left): "-", never an invented 500.
+                sent = scope.get(SENT_STATUS_KEY)
+                status = sent if isinstance(sent, int) else None
             if logger.isEnabledFor(logging.INFO):
                 transport = transport_of(scope)
                 fields: dict[str, Any] = {
                     "http_method": scope["method"],
                     "path": scope["path"],
-                    "status": status,
+                    "status": "-" if status is None else status,
                     "latency_ms": round((time.perf_counter() - start) * 1000, 2),
                     "peer": transport.peer,
                     "listener": transport.listener,
@@ -55,7 +66,8 @@ class AccessLog:
                 if note is not None or scope["path"] == RPC_PATH:
                     # Every /RPC2 line names the call, its outcome and its fault code (0: none), even when
                     # the request was refused before the body was read (413, 403).
-                    fields.update(rpc_method="-", outcome="ok" if status < 400 else "refused", fault=0)
+                    answered = status is not None and status < 400
+                    fields.update(rpc_method="-", outcome="ok" if answered else "refused", fault=0)
                     fields.update(note or {})
                 # makeRecord + handle: the same record logger.info() would make, minus its stack walk.
                 logger.handle(

@@ -12,6 +12,7 @@ import contextlib
 import gc
 import logging
 import os
+import resource
 import signal
 import socket
 import ssl
@@ -31,6 +32,7 @@ from app.core.state import AppServices
 from app.main import create_app
 from app.transport.access_log import AccessLog
 from app.transport.body_limit import BodyLimit
+from app.transport.guard import ConnectionGuard
 from app.transport.https_only import AdminHttpsOnly
 from app.transport.listener import ListenerName, ListenerStamp
 from app.transport.tls import certificate_paths, harden
@@ -86,11 +88,40 @@ def bind_listeners(settings: Settings) -> list[Listeners]:
 
 
 class _Server(uvicorn.Server):
-    """A uvicorn server that leaves signal handling to the worker (one handler stops both servers)."""
+    """A uvicorn server that leaves signal handling to the worker (one handler stops both servers) and
+    bounds TLS handshakes by ``handshake_timeout`` seconds (asyncio's default is 60)."""
+
+    def __init__(self, config: uvicorn.Config, handshake_timeout: float) -> None:
+        super().__init__(config)
+        self.handshake_timeout = handshake_timeout
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        """uvicorn's start on given sockets (the only way this service starts), plus the handshake bound."""
+        if sockets is None:  # pragma: no cover - serve_worker always passes its sockets
+            raise ValueError("the worker's listening sockets are required")
+        config = self.config
+        if not config.loaded:
+            config.load()
+        await self.lifespan.startup()
+
+        def create_protocol(_loop: asyncio.AbstractEventLoop | None = None) -> asyncio.Protocol:
+            return config.http_protocol_class(  # type: ignore[call-arg]
+                config=config, server_state=self.server_state, app_state=self.lifespan.state, _loop=_loop
+            )
+
+        loop = asyncio.get_running_loop()
+        handshake = self.handshake_timeout if config.ssl else None  # asyncio refuses a timeout without TLS
+        self.servers = [
+            await loop.create_server(
+                create_protocol, sock=sock, ssl=config.ssl, backlog=config.backlog, ssl_handshake_timeout=handshake
+            )
+            for sock in sockets
+        ]
+        self.started = True
 
 
 def wrap_for_listener(app: FastAPI, listener: ListenerName, settings: Settings) -> ASGIApp:
@@ -105,12 +136,19 @@ def wrap_for_listener(app: FastAPI, listener: ListenerName, settings: Settings) 
     return ListenerStamp(AccessLog(routed), listener, settings.server.trusted_proxies)
 
 
-def _config(app: FastAPI, settings: Settings, listener: ListenerName, tls: tuple[Path, Path] | None) -> uvicorn.Config:
+def _config(
+    app: FastAPI,
+    settings: Settings,
+    listener: ListenerName,
+    tls: tuple[Path, Path] | None,
+    guard: ConnectionGuard,
+) -> uvicorn.Config:
     def context_factory(_config: uvicorn.Config, default: Callable[[], ssl.SSLContext]) -> ssl.SSLContext:
         return harden(default())
 
     return uvicorn.Config(
         wrap_for_listener(app, listener, settings),
+        http=guard.protocol(),
         lifespan="off",  # the worker runs the one lifespan itself
         proxy_headers=False,  # decided per peer by ListenerStamp
         forwarded_allow_ips=[],
@@ -126,9 +164,11 @@ def _config(app: FastAPI, settings: Settings, listener: ListenerName, tls: tuple
 
 async def serve_worker(settings: Settings, listeners: Listeners, tls: tuple[Path, Path]) -> None:
     app = create_app(settings)
+    guard = ConnectionGuard.from_settings(settings.server)  # one per worker: both listeners share the counts
+    handshake = settings.server.header_timeout
     servers = (
-        (_Server(_config(app, settings, "https", tls)), listeners.https),
-        (_Server(_config(app, settings, "http", None)), listeners.http),
+        (_Server(_config(app, settings, "https", tls, guard), handshake), listeners.https),
+        (_Server(_config(app, settings, "http", None, guard), handshake), listeners.http),
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -239,8 +279,22 @@ def _supervise(settings: Settings, listeners: list[Listeners], tls: tuple[Path, 
     return status
 
 
+def raise_open_files_limit() -> tuple[int, int]:
+    """Raise the soft RLIMIT_NOFILE to the hard limit (service managers often leave it at 1024)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        except (ValueError, OSError):
+            logger.warning("could not raise the open-files limit", extra={"soft": soft, "hard": hard})
+            return soft, hard
+    logger.info("open-files limit", extra={"soft": hard, "hard": hard, "was": soft})
+    return hard, hard
+
+
 def serve(settings: Settings, before_serving: Callable[[], None] | None = None) -> int:
     """Bind, prepare (certificate, migrations) once in this process, then serve until stopped."""
+    raise_open_files_limit()
     listeners = bind_listeners(settings)
     tls = certificate_paths(settings)
     if before_serving is not None:

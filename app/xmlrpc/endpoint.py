@@ -125,7 +125,7 @@ class RpcEndpoint:
         except MalformedBasicHeader:
             _auth_failure(scope, "basic", "", peer)
             return UNAUTHORIZED
-        if basic is not None and not await checker.check(basic.username, basic.password):
+        if basic is not None and not await checker.check(basic.username, basic.password, peer):
             _auth_failure(scope, "basic", basic.username, peer)
             return UNAUTHORIZED
 
@@ -143,7 +143,7 @@ class RpcEndpoint:
             if not isinstance(username, str) or not isinstance(password, str):
                 _auth_failure(scope, "body", "", peer)
                 return INSUFFICIENT_PRIVILEGES
-            if not await checker.check(username, password):
+            if not await checker.check(username, password, peer):
                 _auth_failure(scope, "body", username, peer)
                 return INSUFFICIENT_PRIVILEGES
             user = username

@@ -100,6 +100,7 @@ USER = "cucm"
 PASSWORD = "In-flight-pw 7b2a"
 OTHER_USER = "admin"
 OTHER_PASSWORD = "In-flight-admin 41c9"
+SOURCE = "127.0.0.1"
 KNOWN_SECRETS.update({PASSWORD, OTHER_PASSWORD})
 CONCURRENT = 16
 
@@ -150,7 +151,7 @@ def fake_verify(monkeypatch: pytest.MonkeyPatch) -> CountingVerify:
 
 
 def _checks(checker: CredentialChecker, user: str, password: str, n: int = CONCURRENT) -> list[asyncio.Task[bool]]:
-    return [asyncio.create_task(checker.check(user, password)) for _ in range(n)]
+    return [asyncio.create_task(checker.check(user, password, SOURCE)) for _ in range(n)]
 
 
 @pytest.mark.parametrize(
@@ -176,11 +177,11 @@ async def test_concurrent_identical_checks_share_one_verification(
 async def test_successes_are_cached_and_failures_verified_again(fake_verify: CountingVerify) -> None:
     fake_verify.gate.set()
     checker = _checker("external_system", USER, PASSWORD)
-    assert await checker.check(USER, PASSWORD)
-    assert await checker.check(USER, PASSWORD)
+    assert await checker.check(USER, PASSWORD, SOURCE)
+    assert await checker.check(USER, PASSWORD, SOURCE)
     assert fake_verify.calls == 1
-    assert not await checker.check(USER, "guess")
-    assert not await checker.check(USER, "guess")
+    assert not await checker.check(USER, "guess", SOURCE)
+    assert not await checker.check(USER, "guess", SOURCE)
     assert fake_verify.calls == 3
 
 
@@ -211,7 +212,7 @@ async def test_every_waiter_cancelled_still_finishes_and_caches_the_verification
     while checker.in_flight:
         await asyncio.sleep(0.01)
     assert checker.cached(USER, PASSWORD)
-    assert await checker.check(USER, PASSWORD)
+    assert await checker.check(USER, PASSWORD, SOURCE)
     assert fake_verify.calls == 1
 
 
@@ -228,7 +229,7 @@ async def test_a_verification_that_raises_reaches_every_waiter_and_leaves_nothin
     assert checker.in_flight == 0
     assert not checker.cached(USER, PASSWORD)
     fake_verify.fail_with = None
-    assert await checker.check(USER, PASSWORD)  # a fresh verification, not the failed one
+    assert await checker.check(USER, PASSWORD, SOURCE)  # a fresh verification, not the failed one
     assert fake_verify.calls == 2
 
 
@@ -244,7 +245,7 @@ async def test_verifications_of_all_checkers_run_one_at_a_time(fake_verify: Coun
         *((admin, OTHER_USER, f"wrong-{i}") for i in range(6)),
     ]
     results = await asyncio.gather(
-        *(checker.check(user, password) for checker, user, password in attempts for _ in range(3))
+        *(checker.check(user, password, SOURCE) for checker, user, password in attempts for _ in range(3))
     )
     assert results == [True] * 6 + [False] * 36
     assert fake_verify.calls == len(attempts)  # one per distinct fingerprint

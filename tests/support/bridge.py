@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import resource
 import signal
 import socket
 import ssl
@@ -124,8 +125,11 @@ def start_bridge(
     args: tuple[str, ...] = (),
     wait: bool = True,
     timeout: float = 30,
+    nofile: int | tuple[int, int] | None = None,
 ) -> Bridge:
-    """Start ``python -m app`` with test credentials; ``None`` in ``env_overrides`` removes a variable."""
+    """Start ``python -m app`` with test credentials; ``None`` in ``env_overrides`` removes a variable.
+
+    ``nofile`` runs it as under ``ulimit -n nofile`` (soft and hard open-files limit, or a (soft, hard) pair)."""
     https_port, http_port = free_port(), free_port()
     env = base_env(data_dir, https_port, http_port)
     for key, value in (env_overrides or {}).items():
@@ -138,9 +142,19 @@ def start_bridge(
     data_dir.mkdir(parents=True, exist_ok=True)
     log_path = data_dir / f"server-{https_port}.log"
     SERVER_LOGS.append(log_path)
+
+    def limit_open_files() -> None:  # runs in the child, before exec
+        if nofile is not None:
+            resource.setrlimit(resource.RLIMIT_NOFILE, nofile if isinstance(nofile, tuple) else (nofile, nofile))
+
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "app", *args], cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+            [sys.executable, "-m", "app", *args],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=limit_open_files if nofile is not None else None,
         )
     bridge = Bridge(process, https_port, http_port, data_dir, log_path, env)
     if wait:
