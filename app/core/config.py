@@ -5,8 +5,10 @@ The key names here are the operator contract: keep them exactly.
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Literal, Self
 
@@ -19,6 +21,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from app.metrics.settings import MetricsSettings
 from app.sip.settings import SipSettings
 
 SETTINGS_FILE_ENV = "ADHOC_SETTINGS_FILE"
@@ -143,6 +146,7 @@ class Settings(BaseSettings):
     conferences: ConferenceSettings = ConferenceSettings()
     secrets: SecretsSettings = SecretsSettings()
     sip: SipSettings = SipSettings()
+    metrics: MetricsSettings = MetricsSettings()
 
     @classmethod
     def settings_customise_sources(
@@ -167,6 +171,46 @@ class SettingsFileError(Exception):
     """The settings file named by ADHOC_SETTINGS_FILE is missing or unreadable."""
 
 
+class UnknownEnvironmentVariable(Exception):
+    """An ``ADHOC_...`` environment variable names no setting (a misspelt section, a single underscore)."""
+
+    def __init__(self, name: str, suggestion: str | None) -> None:
+        hint = f" (did you mean {suggestion}?)" if suggestion else ""
+        super().__init__(f"{name}: environment variable names no setting{hint}")
+        self.name = name
+
+
+# ADHOC_ variables that are read but are not settings.
+NON_SETTING_ENV_VARS = frozenset({SETTINGS_FILE_ENV})
+
+
+def _env_names(model: type[BaseModel], prefix: str) -> set[str]:
+    """Every variable name pydantic-settings reads for ``model``: each field, and each field of a section."""
+    names: set[str] = set()
+    for field_name, field in model.model_fields.items():
+        name = f"{prefix}{field_name}".upper()
+        names.add(name)  # a section may also be given whole, as JSON
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            names |= _env_names(annotation, name + "__")
+    return names
+
+
+def setting_env_names() -> frozenset[str]:
+    """The ``ADHOC_...`` names that set something, derived from the ``Settings`` model (never a hand list)."""
+    return frozenset(_env_names(Settings, "ADHOC_"))
+
+
+def check_environment(environ: Mapping[str, str]) -> None:
+    """Refuse an ``ADHOC_...`` variable that names no setting, as an unknown TOML key is refused."""
+    known = setting_env_names() | NON_SETTING_ENV_VARS
+    for name in sorted(environ):
+        upper = name.upper()
+        if upper.startswith("ADHOC_") and upper not in known:
+            close = difflib.get_close_matches(upper, sorted(known), n=1, cutoff=0.8)
+            raise UnknownEnvironmentVariable(name, close[0] if close else None)
+
+
 def settings_file_path() -> Path:
     explicit = os.environ.get(SETTINGS_FILE_ENV)
     if explicit:
@@ -178,5 +222,9 @@ def settings_file_path() -> Path:
 
 
 def load_settings() -> Settings:
-    """Read settings from every source. Raises ``SettingsFileError`` or pydantic's ``ValidationError``."""
+    """Read settings from every source.
+
+    Raises ``UnknownEnvironmentVariable``, ``SettingsFileError`` or pydantic's ``ValidationError``.
+    """
+    check_environment(os.environ)
     return Settings()
