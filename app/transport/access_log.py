@@ -8,6 +8,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.metrics.instruments import observe_rpc
 from app.transport.listener import transport_of
 
 logger = logging.getLogger("adhoc.access")
@@ -41,6 +42,8 @@ class AccessLog:
         try:
             await self.app(scope, receive, capture)
         finally:
+            if scope["path"] == RPC_PATH:
+                observe_rpc(scope.get(RPC_NOTE_KEY), status, time.perf_counter() - start)
             if logger.isEnabledFor(logging.INFO):
                 transport = transport_of(scope)
                 fields: dict[str, Any] = {
