@@ -20,7 +20,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 
 from app.core.config import Settings
-from app.metrics.multiproc import prepare_metrics_dir
+from app.metrics.multiproc import metrics_dir, prepare_metrics_dir
 
 EXIT_START_UP_ERROR = 2
 
@@ -47,9 +47,12 @@ def check_data_dir(data_dir: Path) -> None:
     try:
         with tempfile.NamedTemporaryFile(dir=data_dir, prefix=".write-test-"):
             pass
-        prepare_metrics_dir(data_dir)
     except OSError as exc:
         raise StartUpError("data_dir", f"{data_dir} is not writable: {_reason(exc)}") from None
+    try:
+        prepare_metrics_dir(data_dir)
+    except OSError as exc:
+        raise StartUpError("data_dir", f"cannot prepare {metrics_dir(data_dir)}: {_reason(exc)}") from None
 
 
 def _probe_bind(host: str, port: int, setting: str) -> None:
