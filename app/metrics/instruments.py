@@ -107,6 +107,11 @@ def call_ended() -> None:
     CALLS_LIVE.dec()
 
 
+def set_calls_live(count: int) -> None:
+    """This worker's calls in progress, for code that keeps its own count."""
+    CALLS_LIVE.set(count)
+
+
 def set_media_engine_up(up: bool) -> None:
     """What this worker last saw of the media engine."""
     MEDIA_ENGINE_UP.set(1 if up else 0)
