@@ -119,3 +119,21 @@ def test_a_misspelt_variable_value_is_never_echoed(tmp_path: Path) -> None:
     done = _run(tmp_path, "serve", env={"ADHOC_EXTERNALSYSTEM__PASSWORD": "Never-Echo-This-9"})
     assert done.returncode == 2
     assert "Never-Echo-This-9" not in done.stderr + done.stdout
+
+
+def test_variable_names_follow_optional_sections_and_mapping_fields() -> None:
+    """A section typed ``Section | None`` is walked, and a mapping field accepts any key below it."""
+    from pydantic import BaseModel
+
+    from app.core.config import _env_names
+
+    class Inner(BaseModel):
+        labels: dict[str, str] = {}
+        port: int = 1
+
+    class Outer(BaseModel):
+        inner: Inner | None = None
+
+    open_prefixes: set[str] = set()
+    assert _env_names(Outer, "ADHOC_", open_prefixes) == {"ADHOC_INNER", "ADHOC_INNER__LABELS", "ADHOC_INNER__PORT"}
+    assert open_prefixes == {"ADHOC_INNER__LABELS__"}
