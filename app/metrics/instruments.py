@@ -10,7 +10,7 @@ mmap file that ``GET /metrics`` sums over the workers; without it (in-process te
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -61,6 +61,8 @@ for _api, _carriers in _CARRIERS.items():
     for _carrier in _carriers:
         AUTH_FAILURES.labels(_api, _carrier)  # every series exists from the start, at 0
 
+_CARRIER_VALUES = frozenset(get_args(Carrier))
+
 _known_methods: frozenset[str] | None = None
 # (method label, outcome) -> (counter child, histogram child): one dict lookup per request, bounded in size.
 _rpc_children: dict[tuple[str, str], tuple[Any, Any]] = {}
@@ -92,8 +94,11 @@ def observe_rpc(note: Mapping[str, Any] | None, status: int, seconds: float) -> 
     children[1].observe(seconds)
 
 
-def auth_failed(api: Api, carrier: Carrier) -> None:
-    """An authentication was refused (never pass who tried or with what)."""
+def auth_failed(api: Api, carrier: Carrier | str) -> None:
+    """An authentication was refused. ``carrier`` is one of ``Carrier``'s literals (typed ``str`` too, for
+    callers that carry it as one); anything else is counted as ``other``. Never pass who tried or with what."""
+    if carrier not in _CARRIER_VALUES:
+        carrier = "other"
     AUTH_FAILURES.labels(api, carrier).inc()
 
 
