@@ -137,3 +137,27 @@ def test_variable_names_follow_optional_sections_and_mapping_fields() -> None:
     open_prefixes: set[str] = set()
     assert _env_names(Outer, "ADHOC_", open_prefixes) == {"ADHOC_INNER", "ADHOC_INNER__LABELS", "ADHOC_INNER__PORT"}
     assert open_prefixes == {"ADHOC_INNER__LABELS__"}
+
+
+def test_every_setting_is_documented_in_the_committed_settings_toml() -> None:
+    """Each key of the Settings model has its commented-out ``# key = default`` line under its section."""
+    from pydantic import BaseModel
+
+    from app.core.config import Settings
+
+    documented: dict[str, set[str]] = {"": set()}
+    section = ""
+    for line in (REPO_ROOT / "settings.toml").read_text().splitlines():
+        if line.startswith("[") and line.endswith("]"):
+            section = line[1:-1]
+            documented.setdefault(section, set())
+        elif line.startswith("# ") and " = " in line and line[2:].split(" = ", 1)[0].isidentifier():
+            documented[section].add(line[2:].split(" = ", 1)[0])
+    missing: list[str] = []
+    for name, field in Settings.model_fields.items():
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            missing += [f"{name}.{key}" for key in annotation.model_fields if key not in documented.get(name, set())]
+        elif name not in documented[""]:
+            missing.append(name)
+    assert not missing, f"not documented in settings.toml: {missing}"
