@@ -6,6 +6,7 @@ then both listeners answer it without credentials.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 
 from fastapi import APIRouter, Depends, Request
@@ -18,10 +19,12 @@ from app.admin.deps import ServicesDep, admin_user
 from app.admin.errors import AdminError
 from app.metrics.instruments import REGISTRY
 from app.metrics.multiproc import multiproc_dir
-from app.metrics.scrape import DatabaseGaugeCollector, read_database_gauges
+from app.metrics.scrape import DatabaseGaugeCollector, DatabaseGauges, read_database_gauges
 from app.transport.listener import transport_of
 
 METRICS_PATH = "/metrics"
+
+logger = logging.getLogger(__name__)
 
 
 async def metrics_access(request: Request, services: ServicesDep) -> None:
@@ -55,5 +58,10 @@ def _exposition(extra: Collector) -> bytes:
 
 @router.get(METRICS_PATH)
 async def metrics(services: ServicesDep) -> Response:
-    gauges = await read_database_gauges(services.database)
+    try:
+        gauges: DatabaseGauges | None = await read_database_gauges(services.database)
+    except Exception as exc:
+        # The counters still tell what happened; the database's gauges are left out of this scrape.
+        logger.warning("metrics: database gauges unavailable", extra={"error": type(exc).__name__})
+        gauges = None
     return Response(_exposition(DatabaseGaugeCollector(gauges)), media_type=CONTENT_TYPE_LATEST)

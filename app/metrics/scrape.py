@@ -44,10 +44,12 @@ async def read_database_gauges(database: Database) -> DatabaseGauges:
 class DatabaseGaugeCollector(Collector):
     """One scrape's database gauges as metric families."""
 
-    def __init__(self, gauges: DatabaseGauges) -> None:
+    def __init__(self, gauges: DatabaseGauges | None) -> None:
         self.gauges = gauges
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
+        if self.gauges is None:  # the database did not answer this scrape
+            return
         yield GaugeMetricFamily(
             "adhoc_conferences_live",
             "Conferences that exist now (all workers and instances sharing the database).",

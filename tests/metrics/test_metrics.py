@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
 import xmlrpc.client
 from typing import Any
@@ -164,3 +165,17 @@ def test_metrics_path_is_not_part_of_the_management_api_document(bridge: Bridge)
         document = client.get("/api/admin/openapi.json", auth=(ADMIN_USER, ADMIN_PASSWORD))
     assert document.status_code == 200
     assert "/metrics" not in document.json()["paths"]
+
+
+def test_a_database_that_does_not_answer_leaves_out_only_its_gauges(bridge_factory: BridgeFactory) -> None:
+    bridge = bridge_factory()
+    with bridge.rpc() as proxy:
+        proxy.device.query(auth())
+    with sqlite3.connect(bridge.data_dir / "adhoc-bridge.db") as database:
+        database.execute("ALTER TABLE conference_state RENAME TO conference_state_gone")
+    text = scrape_settled(bridge, 1)
+    found = samples(text)
+    assert rpc_count(found, "device.query", "ok") == 1
+    assert "adhoc_conferences_live" not in text
+    assert "adhoc_sip_registrations" not in text
+    assert "metrics: database gauges unavailable" in bridge.log_text()
