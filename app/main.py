@@ -20,6 +20,7 @@ from app.core.config import Settings
 from app.core.state import AppServices
 from app.device.system_xml import router as system_xml_router
 from app.health import router as health_router
+from app.metrics.endpoint import router as metrics_router
 from app.security.credentials import CredentialChecker
 from app.security.lockout import LOCKOUT_FILE, Lockout, LockoutPolicy
 from app.sip_credentials.endpoints import router as sip_credentials_router
@@ -105,4 +106,5 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(global_settings_router)
     app.include_router(sip_credentials_router)
     app.include_router(sip_registration_router)
+    app.include_router(metrics_router)
     return app

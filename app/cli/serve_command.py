@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from app.cli.preflight import check_start_up
 from app.cli.settings_loader import settings_or_exit
 from app.core.config import Settings
 from app.core.logging import configure_logging
@@ -30,6 +31,7 @@ def warn_about_missing_credentials(settings: Settings) -> None:
 
 def run(_args: argparse.Namespace) -> int:
     settings = settings_or_exit()
+    check_start_up(settings)  # before any import of the metric instruments: it sets their directory
     configure_logging(settings.log)
     warn_about_missing_credentials(settings)
     from app.sip_credentials.cli import prepare_keyring

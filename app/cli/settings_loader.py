@@ -8,7 +8,13 @@ import tomllib
 from pydantic import ValidationError
 from pydantic_settings import SettingsError
 
-from app.core.config import Settings, SettingsFileError, load_settings, settings_file_path
+from app.core.config import (
+    Settings,
+    SettingsFileError,
+    UnknownEnvironmentVariable,
+    load_settings,
+    settings_file_path,
+)
 
 EXIT_CONFIG_ERROR = 2
 
@@ -34,7 +40,7 @@ def _describe(exc: ValidationError) -> str:
 def settings_or_exit() -> Settings:
     try:
         return load_settings()
-    except SettingsFileError as exc:
+    except (SettingsFileError, UnknownEnvironmentVariable) as exc:
         raise ConfigError(str(exc)) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{settings_file_path()}: not valid TOML ({exc})") from None

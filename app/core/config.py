@@ -5,10 +5,13 @@ The key names here are the operator contract: keep them exactly.
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Literal, Self
+from types import UnionType
+from typing import Annotated, Literal, Self, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
@@ -19,6 +22,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from app.metrics.settings import MetricsSettings
 from app.sip.settings import SipSettings
 
 SETTINGS_FILE_ENV = "ADHOC_SETTINGS_FILE"
@@ -153,6 +157,7 @@ class Settings(BaseSettings):
     conferences: ConferenceSettings = ConferenceSettings()
     secrets: SecretsSettings = SecretsSettings()
     sip: SipSettings = SipSettings()
+    metrics: MetricsSettings = MetricsSettings()
 
     @classmethod
     def settings_customise_sources(
@@ -177,6 +182,57 @@ class SettingsFileError(Exception):
     """The settings file named by ADHOC_SETTINGS_FILE is missing or unreadable."""
 
 
+class UnknownEnvironmentVariable(Exception):
+    """An ``ADHOC_...`` environment variable names no setting (a misspelt section, a single underscore)."""
+
+    def __init__(self, name: str, suggestion: str | None) -> None:
+        hint = f" (did you mean {suggestion}?)" if suggestion else ""
+        super().__init__(f"{name}: environment variable names no setting{hint}")
+        self.name = name
+
+
+# ADHOC_ variables that are read but are not settings.
+NON_SETTING_ENV_VARS = frozenset({SETTINGS_FILE_ENV})
+
+
+def _members(annotation: object) -> tuple[object, ...]:
+    """The types of a union (``Section | None``), or the annotation itself."""
+    if get_origin(annotation) in (Union, UnionType):
+        return get_args(annotation)
+    return (annotation,)
+
+
+def _env_names(model: type[BaseModel], prefix: str, open_prefixes: set[str]) -> set[str]:
+    """Every variable name pydantic-settings reads for ``model``: each field, and each field of a section.
+    A mapping field takes any key below it: its ``NAME__`` goes to ``open_prefixes``."""
+    names: set[str] = set()
+    for field_name, field in model.model_fields.items():
+        name = f"{prefix}{field_name}".upper()
+        names.add(name)  # a section may also be given whole, as JSON
+        for member in _members(field.annotation):
+            if isinstance(member, type) and issubclass(member, BaseModel):
+                names |= _env_names(member, name + "__", open_prefixes)
+            elif member is dict or get_origin(member) in (dict, Mapping):
+                open_prefixes.add(name + "__")
+    return names
+
+
+def setting_env_names() -> frozenset[str]:
+    """The ``ADHOC_...`` names that set something, derived from the ``Settings`` model (never a hand list)."""
+    return frozenset(_env_names(Settings, "ADHOC_", set()))
+
+
+def check_environment(environ: Mapping[str, str]) -> None:
+    """Refuse an ``ADHOC_...`` variable that names no setting, as an unknown TOML key is refused."""
+    open_prefixes: set[str] = set()
+    known = _env_names(Settings, "ADHOC_", open_prefixes) | NON_SETTING_ENV_VARS
+    for name in sorted(environ):
+        upper = name.upper()
+        if upper.startswith("ADHOC_") and upper not in known and not upper.startswith(tuple(open_prefixes)):
+            close = difflib.get_close_matches(upper, sorted(known), n=1, cutoff=0.8)
+            raise UnknownEnvironmentVariable(name, close[0] if close else None)
+
+
 def settings_file_path() -> Path:
     explicit = os.environ.get(SETTINGS_FILE_ENV)
     if explicit:
@@ -188,5 +244,9 @@ def settings_file_path() -> Path:
 
 
 def load_settings() -> Settings:
-    """Read settings from every source. Raises ``SettingsFileError`` or pydantic's ``ValidationError``."""
+    """Read settings from every source.
+
+    Raises ``UnknownEnvironmentVariable``, ``SettingsFileError`` or pydantic's ``ValidationError``.
+    """
+    check_environment(os.environ)
     return Settings()

@@ -8,6 +8,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.metrics.instruments import observe_rpc
 from app.transport.guard import SENT_STATUS_KEY
 from app.transport.listener import transport_of
 
@@ -52,6 +53,8 @@ class AccessLog:
                 # (the client left): "-", never an invented 500.
                 sent = scope.get(SENT_STATUS_KEY)
                 status = sent if isinstance(sent, int) else None
+            if scope["path"] == RPC_PATH:
+                observe_rpc(scope.get(RPC_NOTE_KEY), status, time.perf_counter() - start)
             if logger.isEnabledFor(logging.INFO):
                 transport = transport_of(scope)
                 fields: dict[str, Any] = {

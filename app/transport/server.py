@@ -30,6 +30,7 @@ from starlette.types import ASGIApp
 from app.core.config import Settings
 from app.core.state import AppServices
 from app.main import create_app
+from app.metrics.multiproc import mark_worker_dead
 from app.transport.access_log import AccessLog
 from app.transport.body_limit import BodyLimit
 from app.transport.guard import ConnectionGuard
@@ -262,6 +263,7 @@ def _supervise(settings: Settings, listeners: list[Listeners], tls: tuple[Path, 
         if pid not in children:
             continue
         index = children.pop(pid)
+        mark_worker_dead(pid)
         code = os.waitstatus_to_exitcode(wait_status)
         if stopping:
             status = status or (code if code > 0 else 0)

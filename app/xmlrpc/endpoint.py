@@ -21,6 +21,7 @@ from typing import Any
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.core.state import AppServices
+from app.metrics.instruments import auth_failed
 from app.security.basic import MalformedBasicHeader, parse_basic
 from app.transport.access_log import note_rpc
 from app.transport.body_limit import MAX_BODY_BYTES, declared_too_large
@@ -80,6 +81,7 @@ def _header(scope: Scope, wanted: bytes) -> str | None:
 
 
 def _auth_failure(scope: Scope, carrier: str, username: str, peer: str) -> None:
+    auth_failed("external_system", carrier)
     note_rpc(scope, outcome="denied", fault=_INSUFFICIENT, user=username)
     logger.warning("external-system authentication failed", extra={"carrier": carrier, "user": username, "peer": peer})
 

@@ -74,6 +74,16 @@ START_UP_ERRORS = {
     ),
     "missing-file": ({"env": {"ADHOC_SETTINGS_FILE": "/nonexistent/settings.toml"}}, "ADHOC_SETTINGS_FILE"),
     "invalid-toml": ({"toml": "[server\nhost = \n"}, "not valid TOML"),
+    "misspelt-env-section": (
+        {"env": {"ADHOC_EXTERNALSYSTEM__PASSWORD": "Env-Secret-Typo-1"}},
+        "ADHOC_EXTERNALSYSTEM__PASSWORD: environment variable names no setting "
+        "(did you mean ADHOC_EXTERNAL_SYSTEM__PASSWORD?)",
+    ),
+    "single-underscore-env": (
+        {"env": {"ADHOC_SERVER_HTTPS_PORT": "443"}},
+        "ADHOC_SERVER_HTTPS_PORT: environment variable names no setting (did you mean ADHOC_SERVER__HTTPS_PORT?)",
+    ),
+    "unknown-env-key": ({"env": {"ADHOC_SERVER__HTTPS_PROT": "443"}}, "ADHOC_SERVER__HTTPS_PROT"),
 }
 
 
@@ -90,3 +100,64 @@ def test_start_up_errors_exit_2_with_one_plain_line(
     assert expected in lines[0]
     assert "Traceback" not in done.stderr
     assert done.stdout == ""
+
+
+def test_every_setting_and_the_settings_file_variable_are_accepted_from_the_environment(tmp_path: Path) -> None:
+    """The valid names come from the Settings model: each one (and ADHOC_SETTINGS_FILE) passes the check."""
+    from app.core.config import NON_SETTING_ENV_VARS, check_environment, setting_env_names
+
+    names = setting_env_names()
+    assert {"ADHOC_SERVER__HTTPS_PORT", "ADHOC_DATA_DIR", "ADHOC_SIP__REGISTRAR", "ADHOC_METRICS__PUBLIC"} <= names
+    check_environment(dict.fromkeys(names | NON_SETTING_ENV_VARS, "x"))
+    check_environment({"adhoc_server__https_port": "1", "PATH": "/bin", "ADHOCX": "1"})
+    effective = _effective(tmp_path, env={"ADHOC_SERVER__WORKERS": "4", "adhoc_log__format": "json"})
+    assert effective["server"]["workers"] == 4
+    assert effective["log"]["format"] == "json"
+
+
+def test_a_misspelt_variable_value_is_never_echoed(tmp_path: Path) -> None:
+    done = _run(tmp_path, "serve", env={"ADHOC_EXTERNALSYSTEM__PASSWORD": "Never-Echo-This-9"})
+    assert done.returncode == 2
+    assert "Never-Echo-This-9" not in done.stderr + done.stdout
+
+
+def test_variable_names_follow_optional_sections_and_mapping_fields() -> None:
+    """A section typed ``Section | None`` is walked, and a mapping field accepts any key below it."""
+    from pydantic import BaseModel
+
+    from app.core.config import _env_names
+
+    class Inner(BaseModel):
+        labels: dict[str, str] = {}
+        port: int = 1
+
+    class Outer(BaseModel):
+        inner: Inner | None = None
+
+    open_prefixes: set[str] = set()
+    assert _env_names(Outer, "ADHOC_", open_prefixes) == {"ADHOC_INNER", "ADHOC_INNER__LABELS", "ADHOC_INNER__PORT"}
+    assert open_prefixes == {"ADHOC_INNER__LABELS__"}
+
+
+def test_every_setting_is_documented_in_the_committed_settings_toml() -> None:
+    """Each key of the Settings model has its commented-out ``# key = default`` line under its section."""
+    from pydantic import BaseModel
+
+    from app.core.config import Settings
+
+    documented: dict[str, set[str]] = {"": set()}
+    section = ""
+    for line in (REPO_ROOT / "settings.toml").read_text().splitlines():
+        if line.startswith("[") and line.endswith("]"):
+            section = line[1:-1]
+            documented.setdefault(section, set())
+        elif line.startswith("# ") and " = " in line and line[2:].split(" = ", 1)[0].isidentifier():
+            documented[section].add(line[2:].split(" = ", 1)[0])
+    missing: list[str] = []
+    for name, field in Settings.model_fields.items():
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            missing += [f"{name}.{key}" for key in annotation.model_fields if key not in documented.get(name, set())]
+        elif name not in documented[""]:
+            missing.append(name)
+    assert not missing, f"not documented in settings.toml: {missing}"
