@@ -20,6 +20,8 @@ from app.core.config import Settings
 from app.core.state import AppServices
 from app.device.system_xml import router as system_xml_router
 from app.health import router as health_router
+from app.runtime_settings.pins import find_pins
+from app.runtime_settings.service import RuntimeSettings
 from app.security.credentials import CredentialChecker
 from app.sip_credentials.endpoints import router as sip_credentials_router
 from app.sip_credentials.keyring import open_keyring
@@ -77,12 +79,16 @@ def create_app(settings: Settings) -> FastAPI:
             hook=RegistrationHook(registration),
         )
         conference_timers = Sweeper(services.conferences)
+        services.runtime = RuntimeSettings(settings, services.database, services.external_system, find_pins(settings))
+        await services.runtime.load()
         app.state.services = services
         conference_timers.start()
         registration.start()
+        services.runtime.start()
         try:
             yield
         finally:
+            await services.runtime.stop()
             await registration.stop()
             await conference_timers.stop()
             await services.database.dispose()
