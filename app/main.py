@@ -16,6 +16,7 @@ from app.admin.global_settings import router as global_settings_router
 from app.admin.openapi import use_admin_error_documentation
 from app.conferences.service import ConferenceService
 from app.conferences.timers import Sweeper
+from app.console.routes import router as console_router
 from app.core.config import Settings
 from app.core.state import AppServices
 from app.device.system_xml import router as system_xml_router
@@ -109,4 +110,5 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(global_settings_router)
     app.include_router(sip_credentials_router)
     app.include_router(sip_registration_router)
+    app.include_router(console_router)
     return app

@@ -10,6 +10,7 @@ MODEL_MODULES: tuple[str, ...] = (
     "app.conferences.models",
     "app.sip_registration.models",
     "app.runtime_settings.models",
+    "app.console.models",
 )
 
 
