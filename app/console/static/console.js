@@ -5,6 +5,7 @@
   var table = document.getElementById("conferences");
   var body = document.getElementById("conference-rows");
   var stamp = document.getElementById("refreshed");
+  var count = document.getElementById("conference-count");
   var meta = document.querySelector('meta[name="csrf-token"]');
   if (!table || !body || !meta) { return; }
   var csrf = meta.getAttribute("content");
@@ -84,6 +85,7 @@
       rows.appendChild(empty);
     }
     body.replaceChildren(rows);
+    if (count) { count.textContent = data.total + " conference" + (data.total === 1 ? "" : "s"); }
     if (stamp) { stamp.textContent = "Updated " + new Date().toLocaleTimeString(); }
   }
 
