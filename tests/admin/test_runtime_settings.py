@@ -13,6 +13,7 @@ from tests.admin.raw_http import WorkerConnection
 from tests.conftest import BridgeFactory
 from tests.support.bridge import ADMIN_PASSWORD, ADMIN_USER, KNOWN_SECRETS, Bridge, auth, start_bridge
 from tests.support.clients import post_rpc
+from tests.support.postgres import fresh_schema_url
 
 GLOBAL = "/api/admin/configuration/v1/global/"
 ADMIN = (ADMIN_USER, ADMIN_PASSWORD)
@@ -206,3 +207,26 @@ def test_a_change_is_seen_by_the_other_worker_within_two_seconds(bridge_factory:
     finally:
         writer.close()
         reader.close()
+
+
+def test_a_change_on_one_instance_is_used_by_another_sharing_postgresql(bridge_factory: BridgeFactory) -> None:
+    with fresh_schema_url("runtime_settings") as url:
+        env = {**UNPINNED, "ADHOC_DATABASE__URL": url}
+        first, second = bridge_factory(env_overrides=env), bridge_factory(env_overrides=env)
+        try:
+            with first.client() as client:
+                changes = {"legacy_api_username": RUNTIME_USER, "legacy_api_password": SECOND_PASSWORD}
+                assert client.patch(GLOBAL, auth=ADMIN, json=changes).status_code == 200
+            deadline = time.monotonic() + 2.0
+            seen = False
+            with second.client() as client:
+                while not seen and time.monotonic() < deadline:
+                    seen = client.get(GLOBAL, auth=ADMIN).json()["legacy_api_password_configured"] is True
+                    if not seen:
+                        time.sleep(0.05)
+            assert seen, "the other instance did not apply the change within 2 s"
+            assert _fault(second, RUNTIME_USER, SECOND_PASSWORD) is None
+            assert _fault(second, RUNTIME_USER, FIRST_PASSWORD) == 15
+        finally:
+            assert first.stop() == 0
+            assert second.stop() == 0
