@@ -75,8 +75,17 @@ def peer_of(request: Request) -> str:
     return transport_of(request.scope).peer
 
 
+def _admin_credentials(running: AppServices) -> bytes:
+    admin = running.settings.admin
+    secret = admin.password_hash or admin.password
+    kind = "hash" if admin.password_hash else "password"
+    value = secret.get_secret_value() if secret is not None else ""
+    return "\0".join((admin.username, kind, value)).encode()
+
+
 def session_store(request: Request) -> SessionStore:
-    return SessionStore(services(request).database)
+    running = services(request)
+    return SessionStore(running.database, _admin_credentials(running))
 
 
 async def current_session(request: Request) -> Session | None:

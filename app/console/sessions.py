@@ -3,7 +3,8 @@
 The cookie ``__Host-adhoc_console`` (``Secure``, ``HttpOnly``, ``SameSite=Strict``, ``Path=/``) holds a
 random 256-bit token; the database keeps only its SHA-256, so neither a database dump nor a log can be
 replayed as a session, and every worker and instance sharing the database knows every session. A session
-ends 8 hours after sign-in, or after 30 minutes without a request, or at sign-out (its row is deleted).
+ends 8 hours after sign-in, or after 30 minutes without a request, or at sign-out (its row is deleted), or
+when the admin credentials it signed in with change (a restart with a new ``admin.*``).
 Each session has its own CSRF token, which every form of the console carries.
 """
 
@@ -43,13 +44,19 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def _tag(token: str, credentials: bytes) -> str:
+    return hmac.new(token.encode(), credentials, hashlib.sha256).hexdigest()
+
+
 def same_token(expected: str, presented: str | None) -> bool:
     return presented is not None and hmac.compare_digest(expected.encode(), presented.encode())
 
 
 class SessionStore:
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, credentials: bytes) -> None:
+        """``credentials``: the configured admin username and password (hash) as bytes, never stored as such."""
         self.database = database
+        self._credentials = credentials
 
     async def create(self, username: str, peer: str) -> str:
         """A new session; returns the cookie value (shown to nobody else, stored only hashed)."""
@@ -62,6 +69,7 @@ class SessionStore:
                     token_hash=_hash(token),
                     username=username,
                     csrf_token=secrets.token_urlsafe(32),
+                    credential_tag=_tag(token, self._credentials),
                     peer=peer[:100],
                     created_at=now,
                     last_seen=now,
@@ -81,7 +89,8 @@ class SessionStore:
             ).scalar_one_or_none()
             if row is None:
                 return None
-            if row.expires_at <= now or row.last_seen + IDLE <= now:
+            stale = not hmac.compare_digest(row.credential_tag, _tag(token, self._credentials))
+            if stale or row.expires_at <= now or row.last_seen + IDLE <= now:
                 await session.delete(row)
                 return None
             found = Session(row.username, row.csrf_token, row.token_hash)

@@ -104,8 +104,8 @@ class RuntimeSettings:
     # -- applying what the database holds --------------------------------------------------------------
 
     def _apply(self, stored: StoredGlobals) -> None:
-        if stored.revision == self._stored.revision:
-            return
+        if stored.revision <= self._stored.revision:
+            return  # unchanged, or a poll that began before a change this worker has applied already
         self._stored = stored
         kwargs: dict[str, Any] = {}
         if not self._pinned("legacy_api_username"):

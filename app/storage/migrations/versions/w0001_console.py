@@ -24,6 +24,7 @@ def upgrade() -> None:
         sa.Column("token_hash", sa.String(length=64), nullable=False),
         sa.Column("username", sa.String(length=200), nullable=False),
         sa.Column("csrf_token", sa.String(length=64), nullable=False),
+        sa.Column("credential_tag", sa.String(length=64), nullable=False),
         sa.Column("peer", sa.String(length=100), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("last_seen", sa.DateTime(), nullable=False),
