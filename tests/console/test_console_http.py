@@ -95,3 +95,27 @@ def test_external_system_credentials_cannot_sign_in(bridge: Bridge) -> None:
         assert response.status_code == 401
         assert COOKIE not in client.cookies
         assert client.get("/admin/conferences.json").status_code == 401
+
+
+def test_sip_credentials_are_listed_twenty_a_page(bridge: Bridge) -> None:
+    with bridge.client() as api:
+        for number in range(25):
+            created = api.post(
+                "/api/admin/configuration/v1/sip_credential/",
+                auth=(ADMIN_USER, ADMIN_PASSWORD),
+                json={"realm": f"page-{number:02d}", "username": "u", "password": "Paging-pw-1"},
+            )
+            assert created.status_code == 201
+    client, _cookie = _signed_in_client(bridge)
+    try:
+        first = client.get("/admin/sip-credentials/")
+        assert first.text.count('class="realm"') == 20
+        assert "1–20 of 25" in first.text
+        link = re.search(r'<a href="([^"]+)" rel="next">', first.text)
+        assert link is not None
+        second = client.get(link.group(1).replace("&amp;", "&"))
+        assert second.text.count('class="realm"') == 5
+        assert "21–25 of 25" in second.text
+        assert 'rel="next"' not in second.text
+    finally:
+        client.close()
