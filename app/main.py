@@ -16,11 +16,14 @@ from app.admin.global_settings import router as global_settings_router
 from app.admin.openapi import use_admin_error_documentation
 from app.conferences.service import ConferenceService
 from app.conferences.timers import Sweeper
+from app.console.routes import router as console_router
 from app.core.config import Settings
 from app.core.state import AppServices
 from app.device.system_xml import router as system_xml_router
 from app.health import router as health_router
 from app.metrics.endpoint import router as metrics_router
+from app.runtime_settings.pins import find_pins
+from app.runtime_settings.service import RuntimeSettings
 from app.security.credentials import CredentialChecker
 from app.security.lockout import LOCKOUT_FILE, Lockout, LockoutPolicy
 from app.sip_credentials.endpoints import router as sip_credentials_router
@@ -80,12 +83,16 @@ def create_app(settings: Settings) -> FastAPI:
             hook=RegistrationHook(registration),
         )
         conference_timers = Sweeper(services.conferences)
+        services.runtime = RuntimeSettings(settings, services.database, services.external_system, find_pins(settings))
+        await services.runtime.load()
         app.state.services = services
         conference_timers.start()
         registration.start()
+        services.runtime.start()
         try:
             yield
         finally:
+            await services.runtime.stop()
             await registration.stop()
             await conference_timers.stop()
             await services.database.dispose()
@@ -107,4 +114,5 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(sip_credentials_router)
     app.include_router(sip_registration_router)
     app.include_router(metrics_router)
+    app.include_router(console_router)
     return app

@@ -9,6 +9,7 @@ from starlette.requests import Request
 
 from app.conferences.service import ConferenceService
 from app.core.config import Settings
+from app.runtime_settings.service import RuntimeSettings
 from app.security.credentials import CredentialChecker
 from app.sip_credentials.service import SipCredentialService
 from app.sip_registration.reconciler import RegistrationCoordinator
@@ -25,6 +26,14 @@ class AppServices:
     sip_credentials: SipCredentialService
     conferences: ConferenceService | None = None
     sip_registration: RegistrationCoordinator | None = None
+    runtime: RuntimeSettings | None = None
+
+    @property
+    def external_http_access(self) -> bool:
+        """``external_system.enable_http_access`` as it is now (run-time settings included)."""
+        if self.runtime is not None:
+            return self.runtime.enable_http_access
+        return self.settings.external_system.enable_http_access
 
 
 def services_of(request: Request) -> AppServices:

@@ -40,6 +40,13 @@ _VERIFY_LIMITER: Final = anyio.CapacityLimiter(_VERIFY_LIMITER_TOKENS)
 _VERIFY_GATE: Final = FairGate()  # whose turn it is: fair across sources (the limiter bounds the thread)
 
 
+class _Keep:
+    """Marks an argument of ``CredentialChecker.replace`` left as it is."""
+
+
+KEEP: Final = _Keep()
+
+
 class CredentialChecker:
     """Verifies presented credentials against one configured pair."""
 
@@ -57,6 +64,7 @@ class CredentialChecker:
         self._cache_key = secrets.token_bytes(32)
         self._successes: OrderedDict[bytes, None] = OrderedDict()
         self._in_flight: dict[bytes, asyncio.Task[bool]] = {}
+        self._generation = 0  # grows on replace(): a verification begun before it caches nothing
 
     @property
     def configured(self) -> bool:
@@ -124,6 +132,7 @@ class CredentialChecker:
 
     async def _verify(self, key: bytes, user_bytes: bytes, password: str, stored: str, source: str) -> bool:
         # One verification whatever the username: an unknown username costs as much as a wrong password.
+        generation = self._generation
         user_ok = hmac.compare_digest(user_bytes, self._username)
         if _VERIFY_GATE.busy:
             logger.debug("password verification queued", extra={"checker": self.name, "source": source})
@@ -132,9 +141,22 @@ class CredentialChecker:
                 return False  # locked while it waited: no hash
             logger.debug("password verification", extra={"checker": self.name, "source": source, "ahead": ahead})
             password_ok = await anyio.to_thread.run_sync(verify_password, password, stored, limiter=_VERIFY_LIMITER)
-        if user_ok and password_ok:
+        if user_ok and password_ok and generation == self._generation:
             self._successes[key] = None
             if len(self._successes) > _CACHE_SIZE:
                 self._successes.popitem(last=False)
             return True
         return False  # failures are never cached: each new wrong attempt is verified again
+
+    def replace(self, *, username: str | None = None, password_hash: str | None | _Keep = KEEP) -> None:
+        """Check against new values from now on (run-time settings); ``password_hash=None`` refuses everyone.
+
+        Remembered successes are forgotten, and a verification still running caches nothing.
+        """
+        if username is not None:
+            self._username = username.encode()
+        if not isinstance(password_hash, _Keep):
+            self._hash = password_hash
+        self._generation += 1
+        self._successes.clear()
+        self._in_flight.clear()

@@ -5,7 +5,13 @@ from __future__ import annotations
 import importlib
 
 # Domain packages add their table modules here.
-MODEL_MODULES: tuple[str, ...] = ("app.sip_credentials.models", "app.conferences.models", "app.sip_registration.models")
+MODEL_MODULES: tuple[str, ...] = (
+    "app.sip_credentials.models",
+    "app.conferences.models",
+    "app.sip_registration.models",
+    "app.runtime_settings.models",
+    "app.console.models",
+)
 
 
 def load_all_models() -> None:

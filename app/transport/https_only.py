@@ -8,6 +8,8 @@ from app.transport.listener import transport_of
 from app.transport.reply import json_reply
 
 ADMIN_PREFIX = "/api/admin"
+CONSOLE_PREFIX = "/admin"  # the operators' web console (app/console/)
+_PREFIXES = (ADMIN_PREFIX, CONSOLE_PREFIX)
 _REFUSAL = json_reply(403, {"error": "the management API is served over HTTPS only"})
 
 
@@ -18,7 +20,7 @@ class AdminHttpsOnly:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
             scope["type"] == "http"
-            and (scope["path"] == ADMIN_PREFIX or scope["path"].startswith(ADMIN_PREFIX + "/"))
+            and any(scope["path"] == prefix or scope["path"].startswith(prefix + "/") for prefix in _PREFIXES)
             and not transport_of(scope).secure
         ):
             await _REFUSAL.send(send)

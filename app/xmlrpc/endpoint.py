@@ -99,7 +99,7 @@ class RpcEndpoint:
             return
         services = self._services()
         transport = transport_of(scope)
-        if not transport.secure and not services.settings.external_system.enable_http_access:
+        if not transport.secure and not services.external_http_access:
             note_rpc(scope, outcome="http_disabled")
             await HTTP_DISABLED.send(send)
             return
