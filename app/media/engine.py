@@ -103,6 +103,11 @@ class MediaEngine:
         return live is not None and not live.session.lost.is_set()
 
     @property
+    def backend(self) -> JanusBackend | None:
+        """Where Janus comes from (``JanusSupervisor``, ``ExternalJanus``), None without one."""
+        return self._backend
+
+    @property
     def configured(self) -> bool:
         """False when there is no Janus at all (not installed and no ``media.janus_url``)."""
         return self._backend is not None

@@ -96,6 +96,11 @@ class JanusSupervisor:
         process = self._process
         return process.pid if process is not None and process.returncode is None else None
 
+    @property
+    def endpoint(self) -> JanusEndpoint | None:
+        """The API of the Janus running now (None between runs)."""
+        return self._endpoint
+
     async def start(self) -> None:
         if self._task is not None:
             return
