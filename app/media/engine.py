@@ -34,6 +34,8 @@ LostCallback = Callable[[], Awaitable[None]]
 START_TIMEOUT = 20.0
 """``start`` waits this long for Janus to be usable; after that it returns and the engine keeps trying."""
 RECONNECT_DELAY = 1.0
+FAILURES_BEFORE_RECYCLE = 3
+"""Failed session set-ups on one Janus that answers /info before our own Janus is restarted (it is stuck)."""
 STOP_CLEANUP_TIMEOUT = 5.0
 
 
@@ -45,6 +47,9 @@ class JanusBackend(Protocol):
     async def wait_up(self) -> JanusEndpoint: ...
 
     async def stop(self) -> None: ...
+
+    async def recycle(self, endpoint: JanusEndpoint) -> None:
+        """``endpoint`` answers but cannot be used: restart it if it is ours (an external one: nothing)."""
 
 
 @dataclass(eq=False)
@@ -177,14 +182,22 @@ class MediaEngine:
         self._callbacks.append(callback)
 
     async def _run(self, backend: JanusBackend, client: httpx.AsyncClient) -> None:
+        failures = 0
+        failed_endpoint: JanusEndpoint | None = None
         while True:
             endpoint = await backend.wait_up()
+            if endpoint is not failed_endpoint:
+                failures, failed_endpoint = 0, endpoint
             try:
                 live = await self._connect(client, endpoint)
             except MediaError as exc:
+                failures += 1
                 log.warning("media: cannot use janus at %s (%s); retrying", endpoint.url, exc)
+                if failures >= FAILURES_BEFORE_RECYCLE and not endpoint.gone.is_set():
+                    await backend.recycle(endpoint)
                 await asyncio.sleep(RECONNECT_DELAY)
                 continue
+            failures, failed_endpoint = 0, None
             self._live = live
             self._up.set()
             log.info("media: janus ready", extra={"janus": endpoint.url, "rooms": len(live.rooms)})
@@ -270,10 +283,11 @@ class MediaEngine:
             return
         for state in [s for s in live.legs.values() if s.leg.room == room]:
             live.legs.pop(state.leg.leg_id, None)
-            await live.session.detach(state.handle)
+            with contextlib.suppress(MediaError):
+                await live.session.detach(state.handle)
+        live.rooms.discard(room)
         with contextlib.suppress(MediaUnavailable):
             await audiobridge.destroy_room(live.session, live.control, room)
-        live.rooms.discard(room)
 
     # -- legs ------------------------------------------------------------------------------------------------
 

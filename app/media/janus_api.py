@@ -237,8 +237,8 @@ class JanusSession:
             if future is not None and not future.done():
                 future.set_result(event)
                 return
-        if kind == "error" and event.get("error", {}).get("code") == ERR_SESSION_NOT_FOUND:
-            self._lose("Janus no longer knows the session")
+        if kind == "timeout" or (kind == "error" and event.get("error", {}).get("code") == ERR_SESSION_NOT_FOUND):
+            self._lose("Janus timed the session out" if kind == "timeout" else "Janus no longer knows the session")
             return
         if self._on_event is not None:
             try:
