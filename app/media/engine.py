@@ -83,12 +83,12 @@ class MediaEngine:
         *,
         unavailable_reason: str = "",
         start_timeout: float = START_TIMEOUT,
-        destroy_rooms_on_stop: bool = False,
+        shared_janus: bool = False,
     ) -> None:
         self._backend = backend
         self._unavailable_reason = unavailable_reason
         self._start_timeout = start_timeout
-        self._destroy_rooms_on_stop = destroy_rooms_on_stop
+        self._shared_janus = shared_janus
         self._rooms: set[int] = set()
         self._live: _Live | None = None
         self._up = asyncio.Event()
@@ -143,7 +143,10 @@ class MediaEngine:
         return self.available
 
     async def stop(self) -> None:
-        """Leave every leg, close the session, stop our Janus. No ``on_lost`` callback runs."""
+        """Stop our Janus (a shared one: our legs leave and our rooms go), close the session.
+
+        No ``on_lost`` callback runs; the rooms are remembered and come back with the next ``start``.
+        """
         if not self._started:
             return
         self._started = False
@@ -155,9 +158,10 @@ class MediaEngine:
         live, self._live = self._live, None
         self._up.clear()
         if live is not None:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(STOP_CLEANUP_TIMEOUT):
-                    await self._clean_up(live)
+            if self._shared_janus:
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(STOP_CLEANUP_TIMEOUT):
+                        await self._clean_up(live)
             await live.session.close()
         if self._backend is not None:
             await self._backend.stop()
@@ -168,14 +172,14 @@ class MediaEngine:
             callback_task.cancel()
 
     async def _clean_up(self, live: _Live) -> None:
+        """On a Janus that outlives us, leave nothing of ours: every leg leaves, every room goes."""
         for state in list(live.legs.values()):
             with contextlib.suppress(MediaError):
                 await live.session.detach(state.handle)
         live.legs.clear()
-        if self._destroy_rooms_on_stop:
-            for room in sorted(live.rooms):
-                with contextlib.suppress(MediaError):
-                    await audiobridge.destroy_room(live.session, live.control, room)
+        for room in sorted(live.rooms):
+            with contextlib.suppress(MediaError):
+                await audiobridge.destroy_room(live.session, live.control, room)
 
     def on_lost(self, callback: LostCallback) -> None:
         """Run ``callback`` (as a task) whenever Janus is lost: every leg is gone then."""

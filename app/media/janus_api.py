@@ -28,7 +28,7 @@ JanusEvent = dict[str, Any]
 
 KEEPALIVE_INTERVAL = 25.0
 """Seconds between keepalives; Janus drops a session after 60 s without one."""
-LONG_POLL_MAX_EVENTS = 16
+LONG_POLL_MAX_EVENTS = 64
 LONG_POLL_TIMEOUT = 45.0
 """Janus answers an idle long poll with a keepalive after 30 s; longer than that without a reply is a stall."""
 REQUEST_TIMEOUT = 10.0
@@ -89,6 +89,7 @@ class JanusSession:
         self._tasks: list[asyncio.Task[None]] = []
         self.lost = asyncio.Event()
         self.lost_reason = ""
+        self._closing = False
 
     @classmethod
     async def open(
@@ -154,6 +155,7 @@ class JanusSession:
 
     async def close(self) -> None:
         """Destroy the session (best effort, bounded) and stop its tasks."""
+        self._closing = True
         if not self.lost.is_set():
             with contextlib.suppress(MediaError, TimeoutError):
                 async with asyncio.timeout(3):
@@ -188,7 +190,7 @@ class JanusSession:
             return
         self.lost_reason = reason
         self.lost.set()
-        if not quiet:
+        if not quiet and not self._closing:
             log.warning("janus session lost: %s", reason, extra={"janus_session": self.session_id})
         for future in self._pending.values():
             if not future.done():
