@@ -14,16 +14,16 @@ import contextlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Protocol
 
 import httpx
 
 from app.media import audiobridge
 from app.media.errors import MediaError, MediaUnavailable
-from app.media.janus_api import JanusSession
 from app.media.janus_process import JanusEndpoint
 from app.media.leg import Codec, MediaLeg
+from app.media.live_janus import LegState, LiveJanus
 
 __all__ = ["JanusBackend", "MediaEngine"]
 
@@ -52,28 +52,6 @@ class JanusBackend(Protocol):
         """``endpoint`` answers but cannot be used: restart it if it is ours (an external one: nothing)."""
 
 
-@dataclass(eq=False)
-class _Leg:
-    leg: MediaLeg
-    handle: int
-    display: str
-    remote_ip: str
-    remote_port: int
-    opus_pt: int | None
-    muted: bool = False
-
-
-@dataclass(eq=False)
-class _Live:
-    """One Janus session and what exists in it; replaced as a whole when Janus is lost."""
-
-    session: JanusSession
-    control: int
-    rooms: set[int] = field(default_factory=set)
-    legs: dict[str, _Leg] = field(default_factory=dict)
-    room_locks: dict[int, asyncio.Lock] = field(default_factory=dict)
-
-
 class MediaEngine:
     """Conference mixing through Janus AudioBridge. Start and stop at any time; both are idempotent."""
 
@@ -90,7 +68,7 @@ class MediaEngine:
         self._start_timeout = start_timeout
         self._shared_janus = shared_janus
         self._rooms: set[int] = set()
-        self._live: _Live | None = None
+        self._live: LiveJanus | None = None
         self._up = asyncio.Event()
         self._callbacks: list[LostCallback] = []
         self._callback_tasks: set[asyncio.Task[None]] = set()
@@ -158,10 +136,11 @@ class MediaEngine:
         live, self._live = self._live, None
         self._up.clear()
         if live is not None:
+            live.cancel_refill()
             if self._shared_janus:
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(STOP_CLEANUP_TIMEOUT):
-                        await self._clean_up(live)
+                        await live.clean_up()
             await live.session.close()
         if self._backend is not None:
             await self._backend.stop()
@@ -170,16 +149,6 @@ class MediaEngine:
             self._client = None
         for callback_task in list(self._callback_tasks):
             callback_task.cancel()
-
-    async def _clean_up(self, live: _Live) -> None:
-        """On a Janus that outlives us, leave nothing of ours: every leg leaves, every room goes."""
-        for state in list(live.legs.values()):
-            with contextlib.suppress(MediaError):
-                await live.session.detach(state.handle)
-        live.legs.clear()
-        for room in sorted(live.rooms):
-            with contextlib.suppress(MediaError):
-                await audiobridge.destroy_room(live.session, live.control, room)
 
     def on_lost(self, callback: LostCallback) -> None:
         """Run ``callback`` (as a task) whenever Janus is lost: every leg is gone then."""
@@ -193,7 +162,7 @@ class MediaEngine:
             if endpoint is not failed_endpoint:
                 failures, failed_endpoint = 0, endpoint
             try:
-                live = await self._connect(client, endpoint)
+                live = await LiveJanus.connect(client, endpoint, self._rooms)
             except MediaError as exc:
                 failures += 1
                 log.warning("media: cannot use janus at %s (%s); retrying", endpoint.url, exc)
@@ -203,6 +172,7 @@ class MediaEngine:
                 continue
             failures, failed_endpoint = 0, None
             self._live = live
+            live.refill()
             self._up.set()
             log.info("media: janus ready", extra={"janus": endpoint.url, "rooms": len(live.rooms)})
             lost = asyncio.ensure_future(live.session.lost.wait())
@@ -214,6 +184,7 @@ class MediaEngine:
                 gone.cancel()
             self._up.clear()
             self._live = None
+            live.cancel_refill()
             reason = live.session.lost_reason if live.session.lost.is_set() else "janus exited"
             log.warning(
                 "media: janus lost (%s); %d call(s) lose their media, %d room(s) come back with janus",
@@ -224,19 +195,6 @@ class MediaEngine:
             live.legs.clear()
             await live.session.close()
             self._fire_lost()
-
-    async def _connect(self, client: httpx.AsyncClient, endpoint: JanusEndpoint) -> _Live:
-        session = await JanusSession.open(client, endpoint.url, endpoint.api_secret)
-        try:
-            control = await session.attach(audiobridge.PLUGIN)
-            live = _Live(session, control)
-            for room in sorted(self._rooms):
-                await audiobridge.create_room(session, control, room)
-                live.rooms.add(room)
-        except BaseException:
-            await session.close()
-            raise
-        return live
 
     def _fire_lost(self) -> None:
         for callback in self._callbacks:
@@ -253,7 +211,7 @@ class MediaEngine:
 
     # -- rooms -----------------------------------------------------------------------------------------------
 
-    def _require(self) -> _Live:
+    def _require(self) -> LiveJanus:
         live = self._live
         if live is None or live.session.lost.is_set():
             if self._backend is None:
@@ -268,16 +226,7 @@ class MediaEngine:
         created when Janus is back.
         """
         self._rooms.add(room)
-        await self._ensure_in(self._require(), room)
-
-    async def _ensure_in(self, live: _Live, room: int) -> None:
-        if room in live.rooms:
-            return
-        lock = live.room_locks.setdefault(room, asyncio.Lock())
-        async with lock:
-            if room not in live.rooms:
-                await audiobridge.create_room(live.session, live.control, room)
-                live.rooms.add(room)
+        await self._require().ensure_room(room)
 
     async def destroy_room(self, room: int) -> None:
         """Remove ``room`` and every leg in it from Janus. Idempotent; nothing to do when Janus is down."""
@@ -312,18 +261,18 @@ class MediaEngine:
         """
         self._rooms.add(room)
         live = self._require()
-        await self._ensure_in(live, room)
+        await live.ensure_room(room)
         pt = opus_pt if codec == "opus" else None
         handle, joined = await self._join_handle(live, room, display, codec, remote_ip, remote_port, pt, False)
         leg = MediaLeg(uuid.uuid4().hex, room, joined.ip, joined.port, joined.payload_type, codec)
         if self._live is not live:
             raise MediaUnavailable("media unavailable: janus was lost during the join")
-        live.legs[leg.leg_id] = _Leg(leg, handle, display, remote_ip, remote_port, pt)
+        live.legs[leg.leg_id] = LegState(leg, handle, display, remote_ip, remote_port, pt)
         return leg
 
     async def _join_handle(
         self,
-        live: _Live,
+        live: LiveJanus,
         room: int,
         display: str,
         codec: Codec,
@@ -332,7 +281,7 @@ class MediaEngine:
         payload_type: int | None,
         muted: bool,
     ) -> tuple[int, audiobridge.JoinedParticipant]:
-        handle = await live.session.attach(audiobridge.PLUGIN)
+        handle = await live.take_handle()
         try:
             for attempt in (1, 2):
                 try:
@@ -353,14 +302,14 @@ class MediaEngine:
                     if exc.code != audiobridge.ERR_NO_SUCH_ROOM or attempt == 2:
                         raise
                     live.rooms.discard(room)
-                    await self._ensure_in(live, room)
+                    await live.ensure_room(room)
             raise AssertionError("unreachable")
         except BaseException:
             with contextlib.suppress(MediaError):
                 await live.session.detach(handle)
             raise
 
-    def _leg_state(self, live: _Live, leg: MediaLeg) -> _Leg:
+    def _leg_state(self, live: LiveJanus, leg: MediaLeg) -> LegState:
         state = live.legs.get(leg.leg_id)
         if state is None:
             raise MediaError("no such media leg (it left, or janus was lost since)")
