@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -229,18 +230,30 @@ class MediaEngine:
         await self._require().ensure_room(room)
 
     async def destroy_room(self, room: int) -> None:
-        """Remove ``room`` and every leg in it from Janus. Idempotent; nothing to do when Janus is down."""
+        """Remove ``room`` and every leg in it from Janus. Idempotent, never raises (a Janus error is logged);
+        nothing to do when Janus is down.
+        """
         self._rooms.discard(room)
         live = self._live
         if live is None or live.session.lost.is_set():
             return
         for state in [s for s in live.legs.values() if s.leg.room == room]:
             live.legs.pop(state.leg.leg_id, None)
-            with contextlib.suppress(MediaError):
-                await live.session.detach(state.handle)
+            await self._detach_quietly(live, state.handle)
         live.rooms.discard(room)
-        with contextlib.suppress(MediaUnavailable):
+        try:
             await audiobridge.destroy_room(live.session, live.control, room)
+        except MediaUnavailable:
+            return
+        except MediaError as exc:
+            log.warning("media: room %d not destroyed: %s", room, exc)
+
+    @staticmethod
+    async def _detach_quietly(live: LiveJanus, handle: int) -> None:
+        try:
+            await live.session.detach(handle)
+        except MediaError as exc:
+            log.warning("media: a leg did not leave cleanly: %s", exc)
 
     # -- legs ------------------------------------------------------------------------------------------------
 
@@ -259,6 +272,7 @@ class MediaEngine:
         The leg's ``local_ip``/``local_port`` is where the caller must send its RTP (our SDP answer);
         Janus sends nothing before it has received a first packet there.
         """
+        _check_remote(remote_ip, remote_port)
         self._rooms.add(room)
         live = self._require()
         await live.ensure_room(room)
@@ -318,11 +332,13 @@ class MediaEngine:
     async def update_remote(self, leg: MediaLeg, remote_ip: str, remote_port: int) -> MediaLeg:
         """Send the leg's mix to a new caller address (re-INVITE). Janus 1.1 cannot re-point a plain-RTP
         participant, so the call joins again on a new handle first and the old one leaves after: the
-        returned leg (same ``leg_id``) may carry a new ``local_port`` for the SDP answer.
+        returned leg (same ``leg_id``) may carry a new ``local_port`` for the SDP answer. An unchanged address,
+        or ``0.0.0.0`` (RFC 2543 hold: nowhere to send to), keeps the leg as it is.
         """
+        _check_remote(remote_ip, remote_port)
         live = self._require()
         state = self._leg_state(live, leg)
-        if (state.remote_ip, state.remote_port) == (remote_ip, remote_port):
+        if (state.remote_ip, state.remote_port) == (remote_ip, remote_port) or _unspecified(remote_ip):
             return state.leg
         handle, joined = await self._join_handle(
             live, state.leg.room, state.display, state.leg.codec, remote_ip, remote_port, state.opus_pt, state.muted
@@ -330,7 +346,7 @@ class MediaEngine:
         old_handle = state.handle
         state.handle, state.remote_ip, state.remote_port = handle, remote_ip, remote_port
         state.leg = replace(state.leg, local_ip=joined.ip, local_port=joined.port, payload_type=joined.payload_type)
-        await live.session.detach(old_handle)
+        await self._detach_quietly(live, old_handle)
         return state.leg
 
     async def set_muted(self, leg: MediaLeg, muted: bool) -> None:
@@ -341,10 +357,28 @@ class MediaEngine:
         state.muted = muted
 
     async def leave(self, leg: MediaLeg) -> None:
-        """Take the leg out of its room. Idempotent; a leg from before a Janus loss is already gone."""
+        """Take the leg out of its room. Idempotent, never raises (a Janus error is logged); a leg from before
+        a Janus loss is already gone.
+        """
         live = self._live
         if live is None:
             return
         state = live.legs.pop(leg.leg_id, None)
         if state is not None:
-            await live.session.detach(state.handle)
+            await self._detach_quietly(live, state.handle)
+
+
+def _check_remote(remote_ip: str, remote_port: int) -> None:
+    """Janus 1.1 sends plain RTP over IPv4 only; anything else would be a leg that silently never hears."""
+    try:
+        address = ipaddress.ip_address(remote_ip)
+    except ValueError:
+        raise MediaError(f"not an IP address: {remote_ip!r}") from None
+    if address.version != 4:
+        raise MediaError("only IPv4 RTP addresses are supported")
+    if not 1 <= remote_port <= 65535:
+        raise MediaError(f"not a UDP port: {remote_port}")
+
+
+def _unspecified(remote_ip: str) -> bool:
+    return ipaddress.ip_address(remote_ip).is_unspecified

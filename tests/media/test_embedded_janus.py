@@ -130,3 +130,19 @@ async def test_start_and_stop_are_idempotent_and_restartable(engine: MediaEngine
         assert ROOM in await raw.rooms()  # remembered across stop/start
     finally:
         await raw.close()
+
+
+@pytest.mark.parametrize(("remote_ip", "remote_port"), [("::1", 30000), ("phone.example", 30000), ("127.0.0.1", 0)])
+async def test_an_address_janus_cannot_send_to_is_refused(
+    engine: MediaEngine, raw_janus: RawJanus, remote_ip: str, remote_port: int
+) -> None:
+    with pytest.raises(MediaError) as refused:
+        await engine.join(ROOM, display="Kim", codec="pcmu", remote_ip=remote_ip, remote_port=remote_port)
+    assert not isinstance(refused.value, MediaUnavailable)
+    assert ROOM not in await raw_janus.rooms()  # refused before anything was created
+
+
+async def test_hold_with_no_address_keeps_the_leg(engine: MediaEngine, raw_janus: RawJanus) -> None:
+    leg = await engine.join(ROOM, display="Lou", codec="pcmu", remote_ip="127.0.0.1", remote_port=30000)
+    assert await engine.update_remote(leg, "0.0.0.0", 30000) == leg  # noqa: S104 - an SDP address, not a bind
+    assert [p["display"] for p in await raw_janus.participants(ROOM)] == ["Lou"]
