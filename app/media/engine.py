@@ -241,6 +241,7 @@ class MediaEngine:
             live.legs.pop(state.leg.leg_id, None)
             await self._detach_quietly(live, state.handle)
         live.rooms.discard(room)
+        live.room_locks.pop(room, None)
         try:
             await audiobridge.destroy_room(live.session, live.control, room)
         except MediaUnavailable:
