@@ -33,7 +33,7 @@ LONG_POLL_TIMEOUT = 45.0
 """Janus answers an idle long poll with a keepalive after 30 s; longer than that without a reply is a stall."""
 REQUEST_TIMEOUT = 10.0
 EVENT_TIMEOUT = 10.0
-STALLS_BEFORE_LOST = 3
+STALLS_BEFORE_LOST = 2
 """Consecutive long-poll or keepalive timeouts (Janus accepting connections but not answering) before giving up."""
 
 ERR_SESSION_NOT_FOUND = 458
