@@ -29,6 +29,7 @@ from app.sip_registration.hook import RegistrationHook
 from app.sip_registration.reconciler import RegistrationCoordinator
 from app.storage.database import Database
 from app.version import SOFTWARE_VERSION
+from app.xmlrpc.endpoint import install as install_xmlrpc
 
 logger = logging.getLogger(__name__)
 
@@ -103,4 +104,5 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(global_settings_router)
     app.include_router(sip_credentials_router)
     app.include_router(sip_registration_router)
+    install_xmlrpc(app)
     return app

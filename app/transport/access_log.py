@@ -14,6 +14,7 @@ logger = logging.getLogger("adhoc.access")
 
 RPC_NOTE_KEY = "adhoc.rpc"
 RPC_PATH = "/RPC2"
+RPC_PATHS = frozenset({RPC_PATH, RPC_PATH + "/"})
 
 
 def note_rpc(scope: Scope, **fields: Any) -> None:
@@ -52,7 +53,7 @@ class AccessLog:
                     "listener": transport.listener,
                 }
                 note = scope.get(RPC_NOTE_KEY)
-                if note is not None or scope["path"] == RPC_PATH:
+                if note is not None or scope["path"] in RPC_PATHS:
                     # Every /RPC2 line names the call, its outcome and its fault code (0: none), even when
                     # the request was refused before the body was read (413, 403).
                     fields.update(rpc_method="-", outcome="ok" if status < 400 else "refused", fault=0)

@@ -27,14 +27,12 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp
 
 from app.core.config import Settings
-from app.core.state import AppServices
 from app.main import create_app
 from app.transport.access_log import AccessLog
 from app.transport.body_limit import BodyLimit
 from app.transport.https_only import AdminHttpsOnly
 from app.transport.listener import ListenerName, ListenerStamp
 from app.transport.tls import certificate_paths, harden
-from app.xmlrpc.endpoint import RpcEndpoint, RpcRoute
 
 logger = logging.getLogger(__name__)
 
@@ -94,15 +92,8 @@ class _Server(uvicorn.Server):
 
 
 def wrap_for_listener(app: FastAPI, listener: ListenerName, settings: Settings) -> ASGIApp:
-    """The stack in front of the FastAPI app, outermost first; ``/RPC2`` branches off before FastAPI."""
-
-    def services() -> AppServices:
-        running: AppServices = app.state.services
-        return running
-
-    management = AdminHttpsOnly(BodyLimit(app))
-    routed = RpcRoute(management, RpcEndpoint(services))
-    return ListenerStamp(AccessLog(routed), listener, settings.server.trusted_proxies)
+    """The stack in front of the FastAPI app, outermost first (``/RPC2`` is a FastAPI route like the rest)."""
+    return ListenerStamp(AccessLog(AdminHttpsOnly(BodyLimit(app))), listener, settings.server.trusted_proxies)
 
 
 def _config(app: FastAPI, settings: Settings, listener: ListenerName, tls: tuple[Path, Path] | None) -> uvicorn.Config:
