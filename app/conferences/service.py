@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -21,7 +21,14 @@ from app.conferences import errors, store
 from app.conferences.clock import Clock, utc_clock
 from app.conferences.enumeration import DEAD_RECORD_SECONDS, EnumerateTokens
 from app.conferences.hooks import ConferenceRegistrationHook, NoRegistration
-from app.conferences.models import Conference, ConferenceData, ConferenceRow, Participant
+from app.conferences.models import (
+    STATE_ROW_ID,
+    Conference,
+    ConferenceData,
+    ConferenceRow,
+    ConferenceState,
+    Participant,
+)
 from app.conferences.schemas import (
     CONFERENCE_OPTION_MEMBERS,
     PARTICIPANT_OPTION_MEMBERS,
@@ -341,6 +348,16 @@ class ConferenceService:
         if conference is None:
             raise errors.NoSuchConference
         return conference, self.clock()
+
+    async def conference_count(self) -> int:
+        """Conferences that exist now (any worker or instance sharing the database)."""
+
+        def unit(connection: Connection) -> int:
+            state = ConferenceState.__table__.c
+            query = select(state.conference_count).where(state.id == STATE_ROW_ID)
+            return int(connection.execute(query).scalar_one())
+
+        return await self.database.run_core(unit, write=False)
 
     async def reset_cleanup_timeout(self, name: str) -> None:
         now = self.clock()
