@@ -51,18 +51,23 @@ class FixedReply:
         await send({"type": "http.response.body", "body": self._body})
 
 
+async def trivial(request: Request) -> Request:
+    """The yardstick's dependency: reads the body (as ours does) and hands the request on."""
+    await request.body()
+    return request
+
+
 def fastapi_fixed_reply(body: bytes) -> FastAPI:
     """A bare FastAPI route behind a trivial dependency, answering ``body`` as text/xml."""
-
-    async def trivial(request: Request) -> Request:
-        await request.body()
-        return request
-
     app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
 
     @app.post("/RPC2", response_class=Response)
     async def rpc2(_request: Annotated[Request, Depends(trivial)]) -> Response:
         return Response(body, media_type="text/xml")
+
+    @app.get("/healthz")
+    async def healthz() -> Response:  # what bench.processes waits for
+        return Response(b"ok")
 
     return app
 

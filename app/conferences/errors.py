@@ -1,6 +1,6 @@
 """What the conference domain refuses, in its own words; each XML-RPC dialect maps these to its faults.
 
-The domain knows nothing of fault numbers: ``app.conferences.faults`` (MCU API 2.9) and
+The domain knows nothing of fault numbers: ``app.conferences.mcu_faults`` (MCU API 2.9) and
 ``app.conductor.faults`` translate. ``detail`` is a short fixed phrase safe to show a client (never
 exception text or input echoed back); ``member`` names the offending input member when there is one.
 """

@@ -164,3 +164,15 @@ async def participant_status(params: ParticipantStatusParams, ctx: CallContext) 
 async def participant_enumerate(params: AnyDialectParticipantEnumerateParams, ctx: CallContext) -> dict[str, Any]:
     names = None if params.factoryConferenceIds is None else frozenset(params.factoryConferenceIds)
     return await enumerate_participants(_service(ctx), params, conference_names=names)
+
+
+# Calls the 2.9 guide lists as superseded (p.17) that older MCU clients still send: the same members as
+# their successors, answered by the same handlers.
+SUPERSEDED_ALIASES: dict[str, str] = {
+    "conference.participant.add": "participant.add",
+    "conference.participant.modify": "participant.modify",
+    "conference.participant.remove": "participant.remove",
+}
+rpc.method("conference.participant.add", AddParticipantParams)(participant_add)
+rpc.method("conference.participant.modify", ModifyParticipantParams)(participant_modify)
+rpc.method("conference.participant.remove", ParticipantIdentity)(participant_remove)

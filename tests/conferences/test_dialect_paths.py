@@ -115,3 +115,15 @@ def test_participant_enumerate_without_operation_scope_answers_deprecated_struct
     (mine,) = [p for p in scoped if p["conferenceName"] == member["conferenceName"]]
     assert "callState" not in mine
     assert mine["configuredState"]["deferConnection"] is True
+
+
+def test_superseded_conference_participant_calls_still_work(bridge: Bridge) -> None:
+    name = _name()
+    rpc(bridge, "conference.create", {"conferenceName": name})
+    member = {"conferenceName": name, "participantName": "old"}
+    assert rpc(bridge, "conference.participant.add", {**member, "address": "h323:old"}, path="/RPC2/") == OK
+    assert rpc(bridge, "conference.participant.modify", {**member, "audioRxMuted": True}) == OK
+    assert rpc(bridge, "participant.status", member)["audioRxMuted"] is True
+    assert rpc(bridge, "conference.participant.remove", member, client="curl") == OK
+    assert fault(bridge, "participant.status", member)[0] == 5
+    rpc(bridge, "conference.destroy", {"conferenceName": name})
