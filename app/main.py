@@ -99,10 +99,10 @@ def create_app(settings: Settings) -> FastAPI:
     use_admin_error_documentation(app)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    install_xmlrpc(app)  # first: CUCM's routes are matched before every management route
     app.include_router(health_router)
     app.include_router(system_xml_router)
     app.include_router(global_settings_router)
     app.include_router(sip_credentials_router)
     app.include_router(sip_registration_router)
-    install_xmlrpc(app)
     return app

@@ -33,6 +33,7 @@ from app.transport.body_limit import BodyLimit
 from app.transport.https_only import AdminHttpsOnly
 from app.transport.listener import ListenerName, ListenerStamp
 from app.transport.tls import certificate_paths, harden
+from app.xmlrpc.endpoint import ManagementMiddleware
 
 logger = logging.getLogger(__name__)
 
@@ -92,8 +93,10 @@ class _Server(uvicorn.Server):
 
 
 def wrap_for_listener(app: FastAPI, listener: ListenerName, settings: Settings) -> ASGIApp:
-    """The stack in front of the FastAPI app, outermost first (``/RPC2`` is a FastAPI route like the rest)."""
-    return ListenerStamp(AccessLog(AdminHttpsOnly(BodyLimit(app))), listener, settings.server.trusted_proxies)
+    """The stack in front of the FastAPI app, outermost first. ``/RPC2`` is a FastAPI route like the rest;
+    its dependency checks the listener and caps the body itself, so the management layers skip it."""
+    routed = ManagementMiddleware(app, AdminHttpsOnly(BodyLimit(app)))
+    return ListenerStamp(AccessLog(routed), listener, settings.server.trusted_proxies)
 
 
 def _config(app: FastAPI, settings: Settings, listener: ListenerName, tls: tuple[Path, Path] | None) -> uvicorn.Config:

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import logging
 
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
 from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.transport.access_log import note_rpc
 from app.transport.reply import Reply
@@ -27,6 +28,7 @@ logger = logging.getLogger("adhoc.xmlrpc")
 
 RPC_PATH = "/RPC2"
 RPC_PATHS = (RPC_PATH, RPC_PATH + "/")
+_RPC_PATH_SET = frozenset(RPC_PATHS)
 # Every method reaches the dependency, which answers 405 to all but POST (as before, with its JSON body).
 RPC_ROUTE_METHODS = ["POST", "GET", "HEAD", "PUT", "DELETE", "PATCH", "OPTIONS"]
 
@@ -68,14 +70,34 @@ async def _refused(_request: Request, exc: Exception) -> Response:
     return ReplyResponse(exc.reply)
 
 
-router = APIRouter()
-for _path in RPC_PATHS:
-    router.add_api_route(
-        _path, rpc2, methods=RPC_ROUTE_METHODS, include_in_schema=False, response_class=Response, name="rpc2"
-    )
-
-
 def install(app: FastAPI) -> None:
-    """Serve ``/RPC2`` and ``/RPC2/`` on ``app``, refusals answered from the dependency's replies."""
+    """Serve ``/RPC2`` and ``/RPC2/`` on ``app``, refusals answered from the dependency's replies.
+
+    Call it before any ``include_router``: routes are matched in order, and these are the hot ones. They
+    are added to the application's own router (no included-router layer to walk per request).
+    """
     app.add_exception_handler(RpcRefusal, _refused)
-    app.include_router(router)
+    for path in RPC_PATHS:
+        app.router.add_api_route(
+            path, rpc2, methods=RPC_ROUTE_METHODS, include_in_schema=False, response_class=Response, name="rpc2"
+        )
+
+
+class ManagementMiddleware:
+    """Puts ``middleware`` (built around ``app``) in front of every path but ``/RPC2`` and ``/RPC2/``.
+
+    The management-only layers (admin HTTPS-only, the body-cap middleware) have nothing to do on the RPC
+    paths: there the ``ExternalSystem`` dependency refuses plain HTTP first and caps the body itself, in
+    the order issue 2 fixed (403 before 413). Both branches end in the same FastAPI application, so every
+    XML-RPC request still goes through FastAPI's routing and the dependency.
+    """
+
+    def __init__(self, app: ASGIApp, middleware: ASGIApp) -> None:
+        self.app = app
+        self.middleware = middleware
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] in _RPC_PATH_SET:
+            await self.app(scope, receive, send)
+        else:
+            await self.middleware(scope, receive, send)

@@ -158,3 +158,16 @@ def test_the_served_stack_sends_rpc_paths_through_the_dependency(path: str) -> N
 
     asyncio.run(request())
     assert sent[0]["status"] == 418
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_plain_http_is_refused_before_the_body_cap(bridge: Bridge, path: str) -> None:
+    """403 (HTTP access off) comes before 413: the listener is checked before the body is looked at."""
+    oversized = b"<methodCall>" + b" " * (70 * 1024) + b"</methodCall>"
+    with bridge.client(http=True) as client:
+        response = client.post(path, content=oversized, headers={"content-type": "text/xml"})
+    assert response.status_code == 403
+    with bridge.client() as client:
+        response = client.post(path, content=oversized, headers={"content-type": "text/xml"})
+    assert response.status_code == 413
+    assert response.json()["error"] == "request body too large"
