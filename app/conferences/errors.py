@@ -18,7 +18,10 @@ class ConferenceError(Exception):
 
 
 class NoSuchConference(ConferenceError):
-    pass
+    """Conductor clients look for "not found" in the fault string, so the phrase is always there."""
+
+    def __init__(self, detail: str | None = "conference not found", *, member: str | None = None) -> None:
+        super().__init__(detail, member=member)
 
 
 class DuplicateConferenceName(ConferenceError):

@@ -184,3 +184,11 @@ def test_factory_methods_need_the_external_system_credentials(bridge: Bridge) ->
     wrong = {"authenticationUser": "x", "authenticationPassword": "y", "conferenceAlias": "7999"}
     assert post_rpc("httpx", bridge, "factory.health.query", wrong, path="/RPC2/").fault_code == 15
     assert fault(bridge, "conference.status", {"conferenceName": "7999"})[0] == 4
+
+
+def test_unknown_conference_fault_string_says_not_found(bridge: Bridge) -> None:
+    """Conductor clients match "not found"; MCU clients match the code, 4."""
+    code, text = fault(bridge, "conference.destroy", {"conferenceName": "never-made"}, path="/RPC2/")
+    assert code == 4
+    assert text.startswith("no such conference or auto attendant")
+    assert "not found" in text
