@@ -192,3 +192,23 @@ def test_unknown_conference_fault_string_says_not_found(bridge: Bridge) -> None:
     assert code == 4
     assert text.startswith("no such conference or auto attendant")
     assert "not found" in text
+
+
+def test_factory_conference_ids_filter_pages_through_other_conferences(bridge: Bridge) -> None:
+    """Participants of other conferences are skipped page by page: each asked-for one comes exactly once."""
+    rpc(bridge, "factory.conferencecreate", {"conferenceAlias": "big-room"})
+    rpc(bridge, "factory.conferencecreate", {"conferenceAlias": "small-room"})
+    for index in range(14):
+        room = "small-room" if index % 5 == 0 else "big-room"
+        member = {"conferenceName": room, "participantName": f"p{index}"}
+        rpc(bridge, "participant.add", {**member, "address": f"p{index}@x"})
+    small = enumerate_all(bridge, "participant.enumerate", "participants", {"factoryConferenceIds": ["small-room"]})
+    assert sorted(p["participantName"] for p in small) == ["p0", "p10", "p5"]
+    big = enumerate_all(bridge, "participant.enumerate", "participants", {"factoryConferenceIds": ["big-room"]})
+    assert len(big) == 11
+    assert len({p["participantName"] for p in big}) == 11
+    rpc(bridge, "participant.remove", {"conferenceName": "small-room", "participantName": "p5"})
+    dead = rpc(bridge, "participant.enumerate", {"factoryConferenceIds": ["big-room"], "lastRevision": 0})
+    assert all(p["conferenceName"] == "big-room" for p in dead.get("participants", []))
+    for room in ("big-room", "small-room"):
+        rpc(bridge, "conference.destroy", {"conferenceName": room})
