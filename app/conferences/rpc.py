@@ -41,10 +41,21 @@ class AnyDialectParticipantEnumerateParams(ParticipantEnumerateParams):
     """participant.enumerate as the MCU (2.9) and the TelePresence Conductor send it.
 
     ``factoryConferenceIds`` (Conductor) restricts the enumeration to the conferences it names, by
-    ``factory_conference_id`` or conference name (the two are the same string on this bridge).
+    ``factory_conference_id`` or conference name (the two are the same string on this bridge);
+    ``conferenceName`` adds one more.
     """
 
     factoryConferenceIds: Annotated[list[Str31], Field(max_length=MAX_FACTORY_CONFERENCE_IDS)] | None = None
+    # Conductor clients may name one conference instead (an MCU ignores the member; nobody sends it there).
+    conferenceName: Str31 | None = None
+
+    def conference_names(self) -> frozenset[str] | None:
+        if self.factoryConferenceIds is None and self.conferenceName is None:
+            return None
+        names = set(self.factoryConferenceIds or ())
+        if self.conferenceName is not None:
+            names.add(self.conferenceName)
+        return frozenset(names)
 
 
 OK: dict[str, Any] = {"status": "operation successful"}
@@ -162,8 +173,7 @@ async def participant_status(params: ParticipantStatusParams, ctx: CallContext) 
 @rpc.method("participant.enumerate", AnyDialectParticipantEnumerateParams)
 @translated
 async def participant_enumerate(params: AnyDialectParticipantEnumerateParams, ctx: CallContext) -> dict[str, Any]:
-    names = None if params.factoryConferenceIds is None else frozenset(params.factoryConferenceIds)
-    return await enumerate_participants(_service(ctx), params, conference_names=names)
+    return await enumerate_participants(_service(ctx), params, conference_names=params.conference_names())
 
 
 # Calls the 2.9 guide lists as superseded (p.17) that older MCU clients still send: the same members as

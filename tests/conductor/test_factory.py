@@ -212,3 +212,16 @@ def test_factory_conference_ids_filter_pages_through_other_conferences(bridge: B
     assert all(p["conferenceName"] == "big-room" for p in dead.get("participants", []))
     for room in ("big-room", "small-room"):
         rpc(bridge, "conference.destroy", {"conferenceName": room})
+
+
+def test_participant_enumerate_by_conference_name(bridge: Bridge) -> None:
+    rpc(bridge, "factory.conferencecreate", {"conferenceAlias": "named-room"})
+    rpc(bridge, "participant.add", {"conferenceName": "named-room", "participantName": "n1", "address": "n1@x"})
+    rpc(bridge, "conference.create", {"conferenceName": "elsewhere"})
+    rpc(bridge, "participant.add", {"conferenceName": "elsewhere", "participantName": "e1", "address": "e1@x"})
+    named = enumerate_all(bridge, "participant.enumerate", "participants", {"conferenceName": "named-room"})
+    assert [(p["conferenceName"], p["participantName"]) for p in named] == [("named-room", "n1")]
+    everyone = enumerate_all(bridge, "participant.enumerate", "participants", {})
+    assert {"n1", "e1"} <= {p["participantName"] for p in everyone}
+    for room in ("named-room", "elsewhere"):
+        rpc(bridge, "conference.destroy", {"conferenceName": room})
