@@ -34,6 +34,7 @@ from app.sip_registration.hook import RegistrationHook
 from app.sip_registration.reconciler import RegistrationCoordinator
 from app.storage.database import Database
 from app.version import SOFTWARE_VERSION
+from app.xmlrpc.endpoint import install as install_xmlrpc
 
 logger = logging.getLogger(__name__)
 
@@ -108,6 +109,7 @@ def create_app(settings: Settings) -> FastAPI:
     use_admin_error_documentation(app)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    install_xmlrpc(app)  # first: CUCM's routes are matched before every management route
     app.include_router(health_router)
     app.include_router(system_xml_router)
     app.include_router(global_settings_router)

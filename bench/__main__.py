@@ -62,6 +62,7 @@ def conferences_unavailable(server: Server) -> str | None:
 @dataclass
 class Figures:
     base: dict[int, Step] = field(default_factory=dict)
+    fastapi_base: dict[int, Step] = field(default_factory=dict)
     device_query: dict[int, Step] = field(default_factory=dict)
     cycle: dict[int, Step] = field(default_factory=dict)
     scale_small: Step | None = None
@@ -82,12 +83,16 @@ def against_baseline(run: Session, service: Server, figures: Figures, unavailabl
     body_file.write_bytes(reply)
     keyfile = service.cafile.with_name("tls-key.pem")
     baseline = run.adopt(start_baseline(run.work, service.cafile, keyfile, body_file))
-    say(f"baseline reply: {len(reply)} bytes (a device.query reply captured from the service)\n")
+    fastapi_baseline = run.adopt(start_baseline(run.work, service.cafile, keyfile, body_file, fastapi=True))
+    say(f"baseline reply: {len(reply)} bytes (a device.query reply captured from the service)")
+    say("fastapi baseline: the same reply from a bare FastAPI route behind a trivial dependency\n")
     say(HEADER)
     say("-" * len(HEADER))
     for connections in CONNECTIONS:
         base = figures.base[connections] = run.load(baseline, "device_query", connections)
         run.record("baseline (fixed reply)", base)
+        fastapi_base = figures.fastapi_base[connections] = run.load(fastapi_baseline, "device_query", connections)
+        run.record("fastapi baseline (fixed reply)", fastapi_base, base)
         figures.device_query[connections] = run.load(service, "device_query", connections)
         run.record("device.query", figures.device_query[connections], base)
         if unavailable:
@@ -96,6 +101,7 @@ def against_baseline(run: Session, service: Server, figures: Figures, unavailabl
             figures.cycle[connections] = run.load(service, "cycle", connections)
             run.record("ad hoc cycle (create+status+destroy)", figures.cycle[connections], base)
     run.stop(baseline)
+    run.stop(fastapi_baseline)
 
 
 def at_scale(run: Session, service: Server, figures: Figures) -> Server:
@@ -137,6 +143,9 @@ def workers(run: Session, figures: Figures, unavailable: str | None) -> None:
 
 def conclude(run: Session, figures: Figures, auth: AuthCost) -> Summary:
     dq32, base32, cycle32 = figures.device_query[32], figures.base[32], figures.cycle.get(32)
+    fastapi32 = figures.fastapi_base[32]
+    fastapi_dq = ratio(dq32.rps, fastapi32.rps)
+    fastapi_cycle = ratio(cycle32.rps, fastapi32.rps) if cycle32 else 0.0
     request_us = dq32.server_us
     auth_share = auth.hit_us / request_us if request_us else 0.0
     say("")
@@ -180,6 +189,15 @@ def conclude(run: Session, figures: Figures, auth: AuthCost) -> Summary:
             "ad hoc cycle req/s / baseline, 32 conns", ratio(cycle32.rps, base32.rps) if cycle32 else None, 0.40, True
         ),
         Target("  same by server CPU per request", cycle_cpu_ratio, 0.40, True),
+        Target("device.query req/s / fastapi baseline, 32 conns", fastapi_dq, 0.60, True),
+        Target("  same by server CPU per request", ratio(fastapi32.server_us, dq32.server_us), 0.60, True),
+        Target("ad hoc cycle req/s / fastapi baseline, 32 conns", fastapi_cycle if cycle32 else None, 0.40, True),
+        Target(
+            "  same by server CPU per request",
+            ratio(fastapi32.server_us, cycle32.server_us) if cycle32 else None,
+            0.40,
+            True,
+        ),
         Target("device.query p99, 32 conns", dq32.result.p99_ms, 10, False, " ms"),
         Target("ad hoc cycle p99, 32 conns", cycle32.result.p99_ms if cycle32 else None, 10, False, " ms"),
         Target("auth share of request time (cache hit)", auth_share, 0.05, False),
@@ -198,6 +216,8 @@ def conclude(run: Session, figures: Figures, auth: AuthCost) -> Summary:
         scale_ratio=scale_ratio or 0.0,
         rss_mb=figures.rss_mb or 0.0,
         workers2_ratio=workers2,
+        fastapi_device_query_ratio=fastapi_dq,
+        fastapi_adhoc_cycle_ratio=fastapi_cycle,
     )
 
 

@@ -6,7 +6,11 @@ with the same backlog, ``uvicorn.Config`` with the same options (httptools parse
 access log, ``app.transport.tls.harden`` over uvicorn's default TLS context, the same certificate), run
 by ``uvicorn.Server.serve`` on a uvloop loop in a single process.
 
-Run as ``python -m bench.baseline_app PORT CERTFILE KEYFILE BODYFILE``; stops on SIGTERM/SIGINT.
+``--fastapi`` serves the second yardstick instead: a bare FastAPI application whose one route,
+``POST /RPC2``, sits behind a trivial dependency (it reads the body and hands the request on) and answers
+the same fixed reply. Ours over that is the framework's cost taken out: what is left is our own work.
+
+Run as ``python -m bench.baseline_app PORT CERTFILE KEYFILE BODYFILE [--fastapi]``; stops on SIGTERM/SIGINT.
 """
 
 from __future__ import annotations
@@ -17,9 +21,12 @@ import ssl
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Annotated
 
 import uvicorn
-from starlette.types import Receive, Scope, Send
+from fastapi import Depends, FastAPI, Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.transport.tls import harden
 
@@ -44,6 +51,27 @@ class FixedReply:
         await send({"type": "http.response.body", "body": self._body})
 
 
+async def trivial(request: Request) -> Request:
+    """The yardstick's dependency: reads the body (as ours does) and hands the request on."""
+    await request.body()
+    return request
+
+
+def fastapi_fixed_reply(body: bytes) -> FastAPI:
+    """A bare FastAPI route behind a trivial dependency, answering ``body`` as text/xml."""
+    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+
+    @app.post("/RPC2", response_class=Response)
+    async def rpc2(_request: Annotated[Request, Depends(trivial)]) -> Response:
+        return Response(body, media_type="text/xml")
+
+    @app.get("/healthz")
+    async def healthz() -> Response:  # what bench.processes waits for
+        return Response(b"ok")
+
+    return app
+
+
 def bind(port: int) -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -52,7 +80,7 @@ def bind(port: int) -> socket.socket:
     return sock
 
 
-def config(app: FixedReply, certfile: Path, keyfile: Path) -> uvicorn.Config:
+def config(app: ASGIApp, certfile: Path, keyfile: Path) -> uvicorn.Config:
     def context_factory(_config: uvicorn.Config, default: Callable[[], ssl.SSLContext]) -> ssl.SSLContext:
         return harden(default())
 
@@ -72,7 +100,9 @@ def config(app: FixedReply, certfile: Path, keyfile: Path) -> uvicorn.Config:
 
 def main(argv: list[str]) -> int:
     port, certfile, keyfile, body_file = int(argv[1]), Path(argv[2]), Path(argv[3]), Path(argv[4])
-    server = uvicorn.Server(config(FixedReply(body_file.read_bytes()), certfile, keyfile))
+    body = body_file.read_bytes()
+    app: ASGIApp = fastapi_fixed_reply(body) if "--fastapi" in argv[5:] else FixedReply(body)
+    server = uvicorn.Server(config(app, certfile, keyfile))
     sock = bind(port)
     import uvloop
 

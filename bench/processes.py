@@ -141,11 +141,17 @@ def start_service(
     return server
 
 
-def start_baseline(data_dir: Path, cafile: Path, keyfile: Path, body_file: Path, *, cpus: str = SERVER_CPUS) -> Server:
+def start_baseline(
+    data_dir: Path, cafile: Path, keyfile: Path, body_file: Path, *, cpus: str = SERVER_CPUS, fastapi: bool = False
+) -> Server:
+    """The bare-uvicorn yardstick, or with ``fastapi`` the bare FastAPI route behind a trivial dependency."""
     port = free_port()
-    log_path = data_dir / "baseline.log"
+    name = "fastapi-baseline" if fastapi else "baseline"
+    log_path = data_dir / f"{name}.log"
     argv = [sys.executable, "-m", "bench.baseline_app", str(port), str(cafile), str(keyfile), str(body_file)]
+    if fastapi:
+        argv.append("--fastapi")
     process = _spawn(pinned(cpus, argv), dict(os.environ), log_path)
-    server = Server("baseline", process, port, cafile, log_path)
+    server = Server(name, process, port, cafile, log_path)
     server.wait_ready()
     return server

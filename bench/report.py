@@ -92,10 +92,14 @@ class Summary:
     scale_ratio: float
     rss_mb: float
     workers2_ratio: float
+    fastapi_device_query_ratio: float = 0.0
+    fastapi_adhoc_cycle_ratio: float = 0.0
 
     def line(self) -> str:
         return (
             f"summary: device_query_ratio={self.device_query_ratio:.2f} adhoc_cycle_ratio={self.adhoc_cycle_ratio:.2f} "
             f"auth_share={self.auth_share:.2f} scale_ratio={self.scale_ratio:.2f} rss_mb={round(self.rss_mb)} "
-            f"workers2_ratio={self.workers2_ratio:.2f}"
+            f"workers2_ratio={self.workers2_ratio:.2f} "
+            f"fastapi_device_query_ratio={self.fastapi_device_query_ratio:.2f} "
+            f"fastapi_adhoc_cycle_ratio={self.fastapi_adhoc_cycle_ratio:.2f}"
         )

@@ -40,6 +40,7 @@ from app.conferences.views import (
     conference_is_completed,
     conference_struct,
     conference_unchanged,
+    deprecated_participant_struct,
     participant_identity,
     participant_struct,
 )
@@ -84,6 +85,7 @@ class _Item:
     item_id: int
     render: Callable[[], dict[str, Any]]
     criteria: Callable[[], dict[str, bool]] | None  # None: a dead record, never filtered out
+    keep: bool = True  # False: outside the conferences asked for (factoryConferenceIds)
 
 
 # A filter's arithmetic on huge literals can overflow (``/`` goes through a float) or exceed int()'s digit
@@ -113,9 +115,9 @@ async def _cursor(service: ConferenceService, params: EnumerateParams, kind: str
     return Cursor(kind, 0, params.lastRevision, params.listAll, time.time())
 
 
-def _dead_item(record: tuple[int, dict[str, Any]]) -> _Item:
+def _dead_item(record: tuple[int, dict[str, Any]], keep: Callable[[dict[str, Any]], bool] | None = None) -> _Item:
     item_id, identity = record
-    return _Item(item_id, lambda: {**identity, "dead": True}, None)
+    return _Item(item_id, lambda: {**identity, "dead": True}, None, keep is None or keep(identity))
 
 
 def _dead(connection: Connection, cursor: Cursor, scan: int) -> list[tuple[int, dict[str, Any]]]:
@@ -133,14 +135,16 @@ async def _page(
     page_size: int,
     scan: int,
     matcher: Filter | None,
+    dead_kept: Callable[[dict[str, Any]], bool] | None = None,
 ) -> tuple[list[dict[str, Any]], str | None]:
-    candidates = sorted([*live, *map(_dead_item, dead)], key=lambda item: item.item_id)[: scan + 1]
+    dead_items = [_dead_item(record, dead_kept) for record in dead]
+    candidates = sorted([*live, *dead_items], key=lambda item: item.item_id)[: scan + 1]
     out: list[dict[str, Any]] = []
     consumed = 0
     for item in candidates[:scan]:
         consumed += 1
         try:
-            if item.criteria is None or matcher is None or _matches(matcher, item.criteria()):
+            if item.keep and (item.criteria is None or matcher is None or _matches(matcher, item.criteria())):
                 out.append(item.render())
         except _UNREADABLE:
             _skip_reports.skipped(cursor.kind, item.item_id)
@@ -195,11 +199,17 @@ async def enumerate_conferences(service: ConferenceService, params: ConferenceEn
     return reply
 
 
-async def enumerate_participants(service: ConferenceService, params: ParticipantEnumerateParams) -> dict[str, Any]:
+async def enumerate_participants(
+    service: ConferenceService, params: ParticipantEnumerateParams, *, conference_names: frozenset[str] | None = None
+) -> dict[str, Any]:
+    """``conference_names``: only participants of these conferences; no ``operationScope``: the deprecated
+    flat struct (guide p.85)."""
     matcher = _filter(params.enumerateFilter, PARTICIPANT_CRITERIA)
+    deprecated = params.operationScope is None
     scope = frozenset(params.operationScope) if params.operationScope else DEFAULT_SCOPE
     cursor = await _cursor(service, params, "participant")
-    scan = PARTICIPANT_PAGE * (SCAN_FACTOR if matcher is not None else 1)
+    narrowed = matcher is not None or conference_names is not None
+    scan = PARTICIPANT_PAGE * (SCAN_FACTOR if narrowed else 1)
     now = service.clock()
     changed_since = cursor.last_revision if cursor.list_all else None
 
@@ -216,6 +226,8 @@ async def enumerate_participants(service: ConferenceService, params: Participant
         def render() -> dict[str, Any]:
             if changed_since is not None and participant.revision <= changed_since:
                 return {**participant_identity(participant, conference.name), "changed": False}
+            if deprecated:
+                return deprecated_participant_struct(participant, conference, now)
             return participant_struct(participant, conference, now, scope)
 
         def criteria() -> dict[str, bool]:
@@ -225,10 +237,14 @@ async def enumerate_participants(service: ConferenceService, params: Participant
                 "connecting": participant.call_state == "alerting",
             }
 
-        return _Item(participant.id, render, criteria)
+        keep = conference_names is None or conference.name in conference_names
+        return _Item(participant.id, render, criteria, keep)
+
+    def dead_kept(identity: dict[str, Any]) -> bool:
+        return conference_names is None or identity.get("conferenceName") in conference_names
 
     live = [item(participant, conference) for participant, conference in rows]
-    records, token = await _page(service, cursor, live, dead, PARTICIPANT_PAGE, scan, matcher)
+    records, token = await _page(service, cursor, live, dead, PARTICIPANT_PAGE, scan, matcher, dead_kept)
     reply: dict[str, Any] = {"currentRevision": revision}
     if records:
         reply["participants"] = records

@@ -1,9 +1,9 @@
-"""Conference and participant lifecycle over the shared store, raising MCU faults for the RPC layer.
+"""Conference and participant lifecycle over the shared store, raising ``app.conferences.errors``.
 
 Every operation is one synchronous unit of work run whole by ``Database.run`` (one thread hop on SQLite).
 Writers serialise on the state row (see ``store.bump_revision``); uniqueness of names and numeric IDs is
 enforced by the database's unique constraints, so concurrent creators on any worker or instance get
-exactly one winner and fault 2 (or 18) for the rest.
+exactly one winner and ``DuplicateConferenceName`` (or ``DuplicateNumericId``) for the rest.
 """
 
 from __future__ import annotations
@@ -13,15 +13,22 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.conferences import store
+from app.conferences import errors, store
 from app.conferences.clock import Clock, utc_clock
 from app.conferences.enumeration import DEAD_RECORD_SECONDS, EnumerateTokens
 from app.conferences.hooks import ConferenceRegistrationHook, NoRegistration
-from app.conferences.models import Conference, ConferenceData, ConferenceRow, Participant
+from app.conferences.models import (
+    STATE_ROW_ID,
+    Conference,
+    ConferenceData,
+    ConferenceRow,
+    ConferenceState,
+    Participant,
+)
 from app.conferences.schemas import (
     CONFERENCE_OPTION_MEMBERS,
     MAX_DURATION_SECONDS,
@@ -36,7 +43,6 @@ from app.conferences.schemas import (
 )
 from app.conferences.views import ACTIVE_CALL_STATES, conference_is_active, conference_is_completed
 from app.storage.database import Database
-from app.xmlrpc.faults import FaultCode, McuFault
 
 logger = logging.getLogger("adhoc.conferences")
 
@@ -64,8 +70,12 @@ class _Registration:
     register_with_sip: bool
 
 
+# Settings kept in their own columns but also remembered as given, so conference.status reads them back.
+ECHOED_MEMBERS = frozenset({"startLocked", "templateName", "templateNumber", "conferenceID"})
+
+
 def _options_of(params: ConferenceOptions, members: frozenset[str]) -> dict[str, Any]:
-    given = params.model_fields_set & members
+    given = params.model_fields_set & (members | ECHOED_MEMBERS)
     return params.model_dump(mode="json", include=given)
 
 
@@ -82,10 +92,10 @@ def _duration(params: ConferenceOptions, start: datetime) -> int | None:
         return params.durationSeconds
     if params.endTime is not None:
         if params.endTime <= start:
-            raise McuFault(FaultCode.INVALID_END_TIME)
+            raise errors.EndBeforeStart
         seconds = int((params.endTime - start).total_seconds())
         if seconds > MAX_DURATION_SECONDS:  # durationSeconds is an XML-RPC <int>
-            raise McuFault.invalid("endTime")
+            raise errors.InvalidSetting(member="endTime")
         return seconds
     return None
 
@@ -115,7 +125,7 @@ class ConferenceService:
         connection = session.connection() if isinstance(session, Session) else session
         revision = store.bump_revision(connection, count_delta=count_delta, max_conferences=limit)
         if revision is None:
-            raise McuFault(FaultCode.TOO_MANY_CONFERENCES)
+            raise errors.ConferenceLimitReached
         return revision
 
     async def tokens(self) -> EnumerateTokens:
@@ -142,7 +152,7 @@ class ConferenceService:
     def _conference(session: Session, name: str) -> Conference:
         conference = store.conference_by_name(session, name)
         if conference is None:
-            raise McuFault(FaultCode.NO_SUCH_CONFERENCE)
+            raise errors.NoSuchConference
         return conference
 
     def _port_limit(self, conference: Conference) -> int:
@@ -162,12 +172,12 @@ class ConferenceService:
 
     def _check_ports(self, options: dict[str, Any]) -> None:
         if options.get("maximumVideoPorts") == 0 and options.get("maximumAudioPorts") == 0:
-            raise McuFault(FaultCode.INVALID_PARAMETER, "maximumVideoPorts")
+            raise errors.InvalidSetting(member="maximumVideoPorts")
         limit = self.max_participants
         if int(options.get("maximumVideoPorts", 0)) + int(options.get("maximumAudioPorts", 0)) > limit:
-            raise McuFault(FaultCode.INVALID_PARAMETER, "maximumVideoPorts")
+            raise errors.InvalidSetting(member="maximumVideoPorts")
         if int(options.get("reservedVideoPorts", 0)) + int(options.get("reservedAudioPorts", 0)) > limit:
-            raise McuFault(FaultCode.PORT_RESERVATION_FAILURE)
+            raise errors.PortReservationFailure
 
     @staticmethod
     def _refresh_cleanup(conference: ConferenceData, present: int, now: datetime) -> None:
@@ -201,7 +211,7 @@ class ConferenceService:
         duration = _duration(params, start) or 0
         end_time = start + timedelta(seconds=duration) if duration else None
         if end_time is not None and end_time <= now:
-            raise McuFault(FaultCode.INVALID_START_TIME)
+            raise errors.StartTimeInPast
         options = _options_of(params, CONFERENCE_OPTION_MEMBERS)
         self._check_ports(options)
         conference = ConferenceRow(
@@ -230,11 +240,11 @@ class ConferenceService:
             try:
                 conference_id = store.insert_conference(connection, values)
             except IntegrityError:
-                raise McuFault(FaultCode.DUPLICATE_CONFERENCE_NAME) from None
+                raise errors.DuplicateConferenceName from None
             try:
                 store.insert_claims(connection, conference_id, claims)
             except IntegrityError:
-                raise McuFault(FaultCode.DUPLICATE_NUMERIC_ID) from None
+                raise errors.DuplicateNumericId from None
             return conference_id
 
         conference.id = await self.database.run_core(unit)
@@ -248,7 +258,7 @@ class ConferenceService:
             revision = self._bump(connection, count_delta=-1)
             deleted = store.delete_conference(connection, name, revision, now)
             if deleted is None:
-                raise McuFault(FaultCode.NO_SUCH_CONFERENCE)
+                raise errors.NoSuchConference
             return deleted
 
         numeric_id, options = await self.database.run_core(unit)
@@ -293,7 +303,7 @@ class ConferenceService:
             connected = store.participant_count(session, conference.id, present_only=True)
             conference.options = options
             if connected > self._port_limit(conference):
-                raise McuFault(FaultCode.NEW_PORT_LIMIT_TOO_LOW)
+                raise errors.PortLimitBelowConnected
             if params.newConferenceName is not None:
                 conference.name = params.newConferenceName
             if "locked" in fields and params.locked is not None:
@@ -321,12 +331,12 @@ class ConferenceService:
             try:
                 session.flush()
             except IntegrityError:
-                raise McuFault(FaultCode.DUPLICATE_CONFERENCE_NAME) from None
+                raise errors.DuplicateConferenceName from None
             if numeric_changed:
                 try:
                     store.replace_numeric_ids(session, conference)
                 except IntegrityError:
-                    raise McuFault(FaultCode.DUPLICATE_NUMERIC_ID) from None
+                    raise errors.DuplicateNumericId from None
             return before, _registration(conference)
 
         before, after = await self.database.run(unit)
@@ -340,8 +350,18 @@ class ConferenceService:
 
         conference = await self.database.run_core(unit, write=False)
         if conference is None:
-            raise McuFault(FaultCode.NO_SUCH_CONFERENCE)
+            raise errors.NoSuchConference
         return conference, self.clock()
+
+    async def conference_count(self) -> int:
+        """Conferences that exist now (any worker or instance sharing the database)."""
+
+        def unit(connection: Connection) -> int:
+            state = ConferenceState.__table__.c
+            query = select(state.conference_count).where(state.id == STATE_ROW_ID)
+            return int(connection.execute(query).scalar_one())
+
+        return await self.database.run_core(unit, write=False)
 
     async def reset_cleanup_timeout(self, name: str) -> None:
         now = self.clock()
@@ -387,7 +407,7 @@ class ConferenceService:
             or (identity.participantProtocol not in (None, participant.protocol))
             or (identity.participantType not in (None, participant.participant_type))
         ):
-            raise McuFault(FaultCode.NO_SUCH_PARTICIPANT)
+            raise errors.NoSuchParticipant
         return conference, participant
 
     async def add_participant(self, params: AddParticipantParams) -> tuple[Participant, str]:
@@ -395,13 +415,13 @@ class ConferenceService:
         protocol = params.participantProtocol or "h323"
         participant_type = params.participantType or "by_address"
         if protocol not in SUPPORTED_PROTOCOLS:
-            raise McuFault(FaultCode.UNSUPPORTED_PROTOCOL)
+            raise errors.UnsupportedProtocol
         if participant_type not in ("by_address", "ad_hoc"):
-            raise McuFault(FaultCode.UNSUPPORTED_PARTICIPANT_TYPE)
+            raise errors.UnsupportedParticipantType
         if participant_type == "by_address" and not params.participantName:
-            raise McuFault(FaultCode.NO_PARTICIPANT_NAME)
+            raise errors.NoParticipantName
         if not params.address:
-            raise McuFault(FaultCode.NO_PARTICIPANT_ADDRESS)
+            raise errors.NoParticipantAddress
         options = params.model_dump(mode="json", include=params.model_fields_set & PARTICIPANT_OPTION_MEMBERS)
 
         def unit(session: Session) -> tuple[Participant, str]:
@@ -409,10 +429,10 @@ class ConferenceService:
             conference = self._conference(session, params.conferenceName)
             active = conference_is_active(conference, now)
             if participant_type == "ad_hoc" and not active:
-                raise McuFault(FaultCode.OPERATION_FAILED, "ad hoc participants join active conferences only")
+                raise errors.OperationRefused("ad hoc participants join active conferences only")
             count = store.participant_count(session, conference.id)
             if count >= self._port_limit(conference):
-                raise McuFault(FaultCode.TOO_MANY_PARTICIPANTS)
+                raise errors.ParticipantLimitReached
             connect = active and not options.get("deferConnection", False)
             participant = Participant(
                 conference_id=conference.id,
@@ -432,7 +452,7 @@ class ConferenceService:
                     participant.name = str(participant.id)  # "its automatically assigned global participant index"
                     session.flush()
             except IntegrityError:
-                raise McuFault(FaultCode.DUPLICATE_PARTICIPANT_NAME) from None
+                raise errors.DuplicateParticipantName from None
             conference.revision = revision
             self._refresh_presence(session, conference, now)
             return participant, conference.name
@@ -466,7 +486,7 @@ class ConferenceService:
             revision = self._bump(session)
             conference, participant = self._participant(session, identity)
             if not conference_is_active(conference, now):
-                raise McuFault(FaultCode.OPERATION_FAILED, "conference is not active")
+                raise errors.OperationRefused("conference is not active")
             if participant.call_state not in ACTIVE_CALL_STATES:
                 participant.call_state = "connected"
                 participant.connect_time = now
@@ -517,19 +537,19 @@ class ConferenceService:
             if target.id == source.id:
                 return
             if participant.call_state not in ACTIVE_CALL_STATES:
-                raise McuFault(FaultCode.OPERATION_FAILED, "only a connected participant can be moved")
+                raise errors.OperationRefused("only a connected participant can be moved")
             if not conference_is_active(target, now):
-                raise McuFault(FaultCode.OPERATION_FAILED, "target conference is not active")
+                raise errors.OperationRefused("target conference is not active")
             if store.participant_count(session, target.id) >= self._port_limit(target):
-                raise McuFault(FaultCode.TOO_MANY_PARTICIPANTS)
+                raise errors.ParticipantLimitReached
             if target.options.get("encryptionRequired", False):
-                raise McuFault(FaultCode.OPERATION_FAILED, "target conference requires encryption")
+                raise errors.OperationRefused("target conference requires encryption")
             participant.conference_id = target.id
             participant.revision = revision
             try:
                 session.flush()
             except IntegrityError:
-                raise McuFault(FaultCode.DUPLICATE_PARTICIPANT_NAME) from None
+                raise errors.DuplicateParticipantName from None
             source.revision = target.revision = revision
             self._refresh_presence(session, source, now)
             self._refresh_presence(session, target, now)

@@ -90,6 +90,10 @@ def conference_struct(conference: ConferenceData, now: datetime) -> dict[str, An
         struct[member] = options.get(member, default)
     struct["h239Enabled"] = struct["contentMode"] != "disabled"
     struct["h239Important"] = struct["contentImportant"]
+    if "h239Enabled" in options:  # deprecated by contentMode: a client that set it reads back its value
+        struct["h239Enabled"] = options["h239Enabled"]
+    if "h239Important" in options:
+        struct["h239Important"] = options["h239Important"]
     for member in CONFERENCE_IF_SET:
         if member in options:
             struct[member] = options[member]
@@ -102,6 +106,15 @@ def conference_struct(conference: ConferenceData, now: datetime) -> dict[str, An
             struct[member] = options[member]
     if "terminationDate" in options:
         struct["terminationDate"] = option_value("terminationDate", options["terminationDate"])
+    # Every other setting conference.create/modify accepted is read back as set, with its type.
+    struct["cleanupTimeout"] = conference.cleanup_timeout
+    if conference.end_time is not None:
+        struct["endTime"] = whole_seconds(conference.end_time)
+    if "conferenceID" in options:
+        struct["conferenceID"] = conference.numeric_id or ""
+    for member, value in options.items():
+        if member not in struct:
+            struct[member] = option_value(member, value)
     if active:
         struct["activeStartTime"] = whole_seconds(conference.start_time)
         if conference.end_time is not None:
@@ -172,4 +185,45 @@ def participant_struct(
         struct["currentState"] = current_state(participant, conference, now)
     if "configuredState" in scope:
         struct["configuredState"] = configured_state(participant)
+    return struct
+
+
+# Packet counters of the deprecated participant struct: no media flows through this bridge, so none moved.
+MEDIA_COUNTERS = (
+    "audioRxLost",
+    "audioRxReceived",
+    "audioTxReportedLost",
+    "audioTxSent",
+    "videoRxLost",
+    "videoRxReceived",
+    "videoTxReportedLost",
+    "videoTxSent",
+)
+
+
+def deprecated_participant_struct(
+    participant: Participant, conference: ConferenceData, now: datetime
+) -> dict[str, Any]:
+    """participant.status/enumerate without ``operationScope`` (guide pp. 85-88, 106): the deprecated flat
+    members (``callState``, ``displayName``, counters...) at the top level, plus both 2.9 sub-structs."""
+    options = participant.options
+    struct = participant_identity(participant, conference.name)
+    struct["connectionUniqueId"] = conference.id
+    state = current_state(participant, conference, now)
+    # The 2.9 structs as well, for clients written against the operationScope form.
+    struct["currentState"] = dict(state)
+    struct["configuredState"] = configured_state(participant)
+    state.pop("activeConferenceId", None)
+    struct.update(state)
+    struct["gatewayAddress"] = str(options.get("gatewayAddress", ""))
+    struct["deferConnection"] = bool(options.get("deferConnection", False))
+    struct["audioRxGainMode"] = str(options.get("audioRxGainMode", "none"))
+    struct["audioRxGainMillidB"] = int(options.get("audioRxGainMillidB", 0))
+    struct["cpLayout"] = str(options.get("cpLayout", "default"))
+    struct["important"] = False
+    struct["activeSpeaker"] = False
+    struct["layoutControlEnabled"] = struct["layoutControlEx"] != "disabled"
+    struct["currentLayout"] = 0
+    for counter in MEDIA_COUNTERS:
+        struct[counter] = 0
     return struct

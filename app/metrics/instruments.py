@@ -17,8 +17,10 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 Api = Literal["external_system", "admin"]
 Carrier = Literal["body", "basic", "none"]
 
-# The XML-RPC dialect served at /RPC2 (Cisco TelePresence MCU API 2.9).
+# The XML-RPC dialects served at /RPC2: Cisco TelePresence MCU API 2.9, and the Conductor's factory.* methods
+# (CUCM's Meeting Server type speaks the same two).
 MCU_DIALECT = "mcu"
+CONDUCTOR_DIALECT = "conductor"
 UNKNOWN_METHOD = "unknown"
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
@@ -90,7 +92,8 @@ def observe_rpc(note: Mapping[str, Any] | None, status: int | None, seconds: flo
             method = UNKNOWN_METHOD
     children = _rpc_children.get((method, outcome))
     if children is None:
-        children = RPC_REQUESTS.labels(MCU_DIALECT, method, outcome), RPC_LATENCY.labels(MCU_DIALECT, method)
+        dialect = CONDUCTOR_DIALECT if method.startswith("factory.") else MCU_DIALECT
+        children = RPC_REQUESTS.labels(dialect, method, outcome), RPC_LATENCY.labels(dialect, method)
         _rpc_children[(method, outcome)] = children
     children[0].inc()
     children[1].observe(seconds)

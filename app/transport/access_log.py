@@ -16,6 +16,7 @@ logger = logging.getLogger("adhoc.access")
 
 RPC_NOTE_KEY = "adhoc.rpc"
 RPC_PATH = "/RPC2"
+RPC_PATHS = frozenset({RPC_PATH, RPC_PATH + "/"})
 
 
 def note_rpc(scope: Scope, **fields: Any) -> None:
@@ -53,7 +54,7 @@ class AccessLog:
                 # (the client left): "-", never an invented 500.
                 sent = scope.get(SENT_STATUS_KEY)
                 status = sent if isinstance(sent, int) else None
-            if scope["path"] == RPC_PATH:
+            if scope["path"] in RPC_PATHS:
                 observe_rpc(scope.get(RPC_NOTE_KEY), status, time.perf_counter() - start)
             if logger.isEnabledFor(logging.INFO):
                 transport = transport_of(scope)
@@ -66,7 +67,7 @@ class AccessLog:
                     "listener": transport.listener,
                 }
                 note = scope.get(RPC_NOTE_KEY)
-                if note is not None or scope["path"] == RPC_PATH:
+                if note is not None or scope["path"] in RPC_PATHS:
                     # Every /RPC2 line names the call, its outcome and its fault code (0: none), even when
                     # the request was refused before the body was read (413, 403).
                     answered = status is not None and status < 400

@@ -28,7 +28,6 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp
 
 from app.core.config import Settings
-from app.core.state import AppServices
 from app.main import create_app
 from app.metrics.multiproc import mark_worker_dead
 from app.transport.access_log import AccessLog
@@ -37,7 +36,7 @@ from app.transport.guard import ConnectionGuard
 from app.transport.https_only import AdminHttpsOnly
 from app.transport.listener import ListenerName, ListenerStamp
 from app.transport.tls import certificate_paths, harden
-from app.xmlrpc.endpoint import RpcEndpoint, RpcRoute
+from app.xmlrpc.endpoint import ManagementMiddleware
 
 logger = logging.getLogger(__name__)
 
@@ -126,14 +125,9 @@ class _Server(uvicorn.Server):
 
 
 def wrap_for_listener(app: FastAPI, listener: ListenerName, settings: Settings) -> ASGIApp:
-    """The stack in front of the FastAPI app, outermost first; ``/RPC2`` branches off before FastAPI."""
-
-    def services() -> AppServices:
-        running: AppServices = app.state.services
-        return running
-
-    management = AdminHttpsOnly(BodyLimit(app))
-    routed = RpcRoute(management, RpcEndpoint(services))
+    """The stack in front of the FastAPI app, outermost first. ``/RPC2`` is a FastAPI route like the rest;
+    its dependency checks the listener and caps the body itself, so the management layers skip it."""
+    routed = ManagementMiddleware(app, AdminHttpsOnly(BodyLimit(app)))
     return ListenerStamp(AccessLog(routed), listener, settings.server.trusted_proxies)
 
 

@@ -26,6 +26,7 @@ class FaultCode(IntEnum):
     DUPLICATE_NUMERIC_ID = 18
     UNSUPPORTED_PROTOCOL = 19
     UNSUPPORTED_PARTICIPANT_TYPE = 20
+    NO_CONFERENCE_ALIAS = 21  # TelePresence Conductor: factory.conferencecreate without conferenceAlias
     NEW_PORT_LIMIT_TOO_LOW = 25
     FLOOR_CONTROL_NOT_ENABLED = 26
     NO_SUCH_TEMPLATE = 27
@@ -58,6 +59,7 @@ FAULT_STRINGS: dict[FaultCode, str] = {
     FaultCode.DUPLICATE_NUMERIC_ID: "duplicate numeric ID",
     FaultCode.UNSUPPORTED_PROTOCOL: "unsupported protocol",
     FaultCode.UNSUPPORTED_PARTICIPANT_TYPE: "unsupported participant type",
+    FaultCode.NO_CONFERENCE_ALIAS: "no conference alias supplied",
     FaultCode.NEW_PORT_LIMIT_TOO_LOW: "new port limit lower than currently active",
     FaultCode.FLOOR_CONTROL_NOT_ENABLED: "floor control not enabled for this conference",
     FaultCode.NO_SUCH_TEMPLATE: "no such template",

@@ -16,7 +16,9 @@ from typing import Any
 
 import pytest
 
+from app.conferences.errors import ConferenceError
 from app.conferences.listing import enumerate_conferences, enumerate_participants
+from app.conferences.mcu_faults import mcu_fault
 from app.conferences.schemas import (
     AddParticipantParams,
     ConferenceEnumerateParams,
@@ -61,9 +63,13 @@ def service_on(database: Database, hook: RecordingHook | None = None) -> Confere
 
 
 async def fault_of(awaitable: Any) -> int:
-    with pytest.raises(McuFault) as raised:
+    """The MCU fault code the dialect answers for the domain error ``awaitable`` raises."""
+    with pytest.raises((McuFault, ConferenceError)) as raised:
         await awaitable
-    return int(raised.value.code)
+    error = raised.value
+    fault = mcu_fault(error) if isinstance(error, ConferenceError) else error
+    assert isinstance(fault, McuFault)
+    return int(fault.code)
 
 
 async def revision_of(service: ConferenceService) -> int:
@@ -210,7 +216,7 @@ async def test_concurrent_writes_fail_alone(database: Database) -> None:
         service.destroy("missing"),
         return_exceptions=True,
     )
-    faults = [int(o.code) if isinstance(o, McuFault) else o for o in outcomes]
+    faults = [int(mcu_fault(o).code) if isinstance(o, ConferenceError) else o for o in outcomes]
     if database.is_sqlite:  # one batch, run in arrival order
         assert faults == [None, 2, 18, None, 4]
     assert faults[3:] == [None, 4]

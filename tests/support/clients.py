@@ -56,27 +56,35 @@ def post_rpc(
     http: bool = False,
     basic: tuple[str, str] | None = None,
     headers: dict[str, str] | None = None,
+    path: str = "/RPC2",
 ) -> Reply:
     body = xmlrpc.client.dumps((params,), method).encode()
     base = bridge.http_url if http else bridge.https_url
     if kind == "xmlrpc":
-        return _via_xmlrpc(bridge, base, method, params, http=http, basic=basic)
+        return _via_xmlrpc(bridge, base, method, params, http=http, basic=basic, path=path)
     if kind == "httpx":
         with bridge.client(http=http) as client:
             response = client.post(
-                "/RPC2",
+                path,
                 content=body,
                 auth=httpx.USE_CLIENT_DEFAULT if basic is None else basic,
                 headers={"content-type": "text/xml", **(headers or {})},
             )
         return decode(response.status_code, dict(response.headers), response.content)
-    return curl_post(bridge, f"{base}/RPC2", body, basic=basic, headers=headers)
+    return curl_post(bridge, f"{base}{path}", body, basic=basic, headers=headers)
 
 
 def _via_xmlrpc(
-    bridge: Bridge, base: str, method: str, params: dict[str, Any], *, http: bool, basic: tuple[str, str] | None
+    bridge: Bridge,
+    base: str,
+    method: str,
+    params: dict[str, Any],
+    *,
+    http: bool,
+    basic: tuple[str, str] | None,
+    path: str = "/RPC2",
 ) -> Reply:
-    url = f"{base}/RPC2"
+    url = f"{base}{path}"
     if basic is not None:
         user, password = (urllib.parse.quote(part, safe="") for part in basic)
         scheme, rest = url.split("://", 1)

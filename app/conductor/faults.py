@@ -1,0 +1,16 @@
+"""The Conductor dialect's reading of the conference domain's errors: MCU numbers, Conductor strings."""
+
+from __future__ import annotations
+
+from app.conferences import errors
+from app.conferences.mcu_faults import mcu_fault
+from app.xmlrpc.faults import FaultCode, McuFault
+
+ALREADY_PRESENT = "conference already present"
+
+
+def conductor_fault(error: errors.ConferenceError) -> McuFault:
+    """An alias in use (as a name or as a numeric ID) is fault 2 "... conference already present"."""
+    if isinstance(error, errors.DuplicateConferenceName | errors.DuplicateNumericId):
+        return McuFault(FaultCode.DUPLICATE_CONFERENCE_NAME, ALREADY_PRESENT)
+    return mcu_fault(error)
