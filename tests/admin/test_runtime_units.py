@@ -58,15 +58,15 @@ def test_values_given_in_code_pin_too(no_settings_file: Path) -> None:
 
 async def test_replace_forgets_cached_successes() -> None:
     checker = CredentialChecker("external_system", ExternalSystemSettings(username="a", password=SecretStr("Old-pw-1")))
-    assert await checker.check("a", "Old-pw-1")
+    assert await checker.check("a", "Old-pw-1", "127.0.0.1")
     assert checker.cached("a", "Old-pw-1")
     checker.replace(username="b")  # same hash, new username: the old pair must not pass from the cache
     assert not checker.cached("a", "Old-pw-1")
-    assert not await checker.check("a", "Old-pw-1")
-    assert await checker.check("b", "Old-pw-1")
+    assert not await checker.check("a", "Old-pw-1", "127.0.0.1")
+    assert await checker.check("b", "Old-pw-1", "127.0.0.1")
     checker.replace(password_hash=hash_password("New-pw-2"))
-    assert not await checker.check("b", "Old-pw-1")
-    assert await checker.check("b", "New-pw-2")
+    assert not await checker.check("b", "Old-pw-1", "127.0.0.1")
+    assert await checker.check("b", "New-pw-2", "127.0.0.1")
     checker.replace(password_hash=None)
     assert not checker.configured
-    assert not await checker.check("b", "New-pw-2")
+    assert not await checker.check("b", "New-pw-2", "127.0.0.1")
