@@ -48,8 +48,8 @@ logger = logging.getLogger("adhoc.auth")
 AUTH_USER = "authenticationUser"
 AUTH_PASSWORD = "authenticationPassword"  # noqa: S105 - the member's name, not a secret
 _INSUFFICIENT = int(FaultCode.INSUFFICIENT_PRIVILEGES)
-# Sent to nobody: the client went away mid-body (uvicorn drops replies to a closed connection).
-_GONE = json_reply(400, {"error": "client disconnected"})
+# The client went away mid-body: the route answers it by sending nothing at all.
+CLIENT_GONE = json_reply(400, {"error": "client disconnected"})
 
 
 class RpcRefusal(Exception):
@@ -159,7 +159,7 @@ async def external_system(request: Request) -> AuthenticatedCall:
         body = await _read_body(scope, request.receive, MAX_BODY_BYTES)
     except _Disconnected:
         note_rpc(scope, outcome="disconnected")
-        raise RpcRefusal(_GONE) from None
+        raise RpcRefusal(CLIENT_GONE) from None
     if body is None:
         note_rpc(scope, outcome="refused")
         raise RpcRefusal(too_large(MAX_BODY_BYTES))

@@ -19,7 +19,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.transport.access_log import note_rpc
 from app.transport.reply import Reply
-from app.xmlrpc.deps import ExternalSystem, RpcRefusal
+from app.xmlrpc.deps import CLIENT_GONE, ExternalSystem, RpcRefusal
 from app.xmlrpc.faults import FaultCode, McuFault
 from app.xmlrpc.registry import dispatcher
 from app.xmlrpc.responses import OPERATION_FAILED, fault_reply, result_reply
@@ -65,8 +65,23 @@ async def rpc2(call: ExternalSystem) -> Response:
     return ReplyResponse(result_reply(result))
 
 
+class _NothingSent(Response):
+    """The client left mid-body: nobody to answer, so nothing is sent (and the access log says ``status=-``)."""
+
+    def __init__(self) -> None:
+        self.status_code = 0
+        self.background = None
+        self.body = b""
+        self.raw_headers = []
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        return
+
+
 async def _refused(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RpcRefusal)
+    if exc.reply is CLIENT_GONE:
+        return _NothingSent()
     return ReplyResponse(exc.reply)
 
 
