@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from app.conductor.faults import conductor_fault
+from app.conductor.faults import conductor_fault, translate
 from app.conductor.schemas import FactoryConferenceCreateParams, NoParams
 from app.conferences.errors import ConferenceError
 from app.conferences.schemas import CreateConferenceParams
@@ -27,7 +27,7 @@ from app.xmlrpc.faults import FaultCode, McuFault
 
 logger = logging.getLogger("adhoc.conductor")
 
-rpc: Dispatcher[CallContext] = Dispatcher()
+rpc: Dispatcher[CallContext] = Dispatcher(translate)
 
 OK = "operation successful"
 

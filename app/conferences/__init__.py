@@ -1,1 +1,1 @@
-"""MCU API 2.9 conference and participant control over a shared, durable store."""
+"""Conference and participant state over a shared, durable store: the domain every dialect drives."""

@@ -3,7 +3,7 @@
 An ``enumerateID`` is opaque to clients: it carries the keyset position (the last record id handed
 out), the enumeration's ``lastRevision``/``listAll`` and its issue time, signed with HMAC-SHA256 under a
 key stored in the shared database, so any worker or instance accepts it and nobody can forge one.
-Invented, altered or expired IDs are fault 16.
+Invented, altered or expired IDs are refused (InvalidEnumerateId: MCU fault 16).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import json
 import time
 from dataclasses import dataclass
 
-from app.xmlrpc.faults import FaultCode, McuFault
+from app.conferences.errors import InvalidEnumerateId
 
 CONFERENCE_PAGE = 4  # without moreThanFour
 CONFERENCE_PAGE_MORE = 24  # with moreThanFour ("up to 24")
@@ -58,8 +58,8 @@ class EnumerateTokens:
         return f"{_b64(payload)}.{_b64(self._mac(payload))}"
 
     def open(self, token: str, *, kind: str, now: float | None = None) -> Cursor:
-        """The cursor inside ``token``; fault 16 unless it is ours, unaltered, unexpired and of this kind."""
-        fault = McuFault(FaultCode.INVALID_ENUMERATE_ID)
+        """The cursor inside ``token``; InvalidEnumerateId unless it is ours, unaltered, unexpired and of this kind."""
+        fault = InvalidEnumerateId()
         encoded, _, mac = token.partition(".")
         try:
             payload = _unb64(encoded)

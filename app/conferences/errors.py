@@ -1,6 +1,6 @@
 """What the conference domain refuses, in its own words; each XML-RPC dialect maps these to its faults.
 
-The domain knows nothing of fault numbers: ``app.conferences.mcu_faults`` (MCU API 2.9) and
+The domain knows nothing of fault numbers: ``app.mcu.faults`` (MCU API 2.9) and
 ``app.conductor.faults`` translate. ``detail`` is a short fixed phrase safe to show a client (never
 exception text or input echoed back); ``member`` names the offending input member when there is one.
 """
@@ -86,3 +86,27 @@ class PortLimitBelowConnected(ConferenceError):
 
 class OperationRefused(ConferenceError):
     """The operation cannot be done in the current state (``detail`` says why)."""
+
+
+class NoConferenceName(ConferenceError):
+    """A conference must be named (a missing or empty name)."""
+
+
+class InvalidPin(ConferenceError):
+    """A PIN is digits only."""
+
+
+class MismatchedSettings(ConferenceError):
+    """Settings given together that exclude each other (``member`` names them)."""
+
+
+class NoSuchTemplate(ConferenceError):
+    """Only the default template exists."""
+
+
+class RequiredSettingMissing(ConferenceError):
+    """A setting another one requires was not given (``member`` names it)."""
+
+
+class InvalidEnumerateId(ConferenceError):
+    """An enumeration cursor that is not ours, was altered, has expired or is of another kind."""

@@ -31,6 +31,7 @@ from app.conferences.enumeration import (
     SCAN_FACTOR,
     Cursor,
 )
+from app.conferences.errors import InvalidSetting
 from app.conferences.filters import Filter, FilterError, parse_filter
 from app.conferences.models import Conference, ConferenceRow, Participant
 from app.conferences.schemas import ConferenceEnumerateParams, EnumerateParams, ParticipantEnumerateParams
@@ -44,7 +45,6 @@ from app.conferences.views import (
     participant_identity,
     participant_struct,
 )
-from app.xmlrpc.faults import McuFault
 
 logger = logging.getLogger("adhoc.conferences")
 
@@ -99,14 +99,14 @@ def _filter(text: str | None, criteria: frozenset[str]) -> Filter | None:
     try:
         return parse_filter(text, criteria)
     except _BAD_FILTER:
-        raise McuFault.invalid("enumerateFilter") from None
+        raise InvalidSetting(member="enumerateFilter") from None
 
 
 def _matches(matcher: Filter, criteria: dict[str, bool]) -> bool:
     try:
         return matcher.matches(criteria)
     except _BAD_FILTER:
-        raise McuFault.invalid("enumerateFilter") from None
+        raise InvalidSetting(member="enumerateFilter") from None
 
 
 async def _cursor(service: ConferenceService, params: EnumerateParams, kind: str) -> Cursor:

@@ -14,16 +14,23 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import Field, StringConstraints, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
-from app.xmlrpc.dispatcher import RpcParams
-from app.xmlrpc.faults import FaultCode, McuFault
+from app.conferences import errors
 
 EARLIEST_DATETIME = datetime(1970, 1, 1)
 LATEST_DATETIME = datetime(9000, 12, 31, 23, 59, 59)
 MAX_DURATION_SECONDS = 2**31 - 1  # an XML-RPC <int>
 
 Moment = Annotated[datetime, Field(ge=EARLIEST_DATETIME, le=LATEST_DATETIME)]
+
+
+class StrictStruct(BaseModel):
+    """Base of the settings structs: strict types (nothing coerced); unknown members ignored, as an MCU does."""
+
+    model_config = ConfigDict(strict=True, extra="ignore", frozen=True, populate_by_name=False)
+
+
 Str31 = Annotated[str, StringConstraints(max_length=31)]
 Str63 = Annotated[str, StringConstraints(max_length=63)]
 NonNegative = Annotated[int, Field(ge=0)]
@@ -35,34 +42,34 @@ ParticipantType = Literal["by_address", "by_name", "ad_hoc"]
 
 def _check_pin(value: str | None) -> str | None:
     if value is not None and not value.isdigit() and value != "":
-        raise McuFault(FaultCode.INVALID_PIN)
+        raise errors.InvalidPin
     if value is not None and not value.isascii():
-        raise McuFault(FaultCode.INVALID_PIN)
+        raise errors.InvalidPin
     return value
 
 
-class _NamedParams(RpcParams):
+class _NamedParams(StrictStruct):
     """Turns a missing or empty identifying name into its own MCU fault (8 or 9) rather than 101."""
 
-    required_names: ClassVar[dict[str, FaultCode]] = {}
+    required_names: ClassVar[dict[str, type[errors.ConferenceError]]] = {}
 
     @model_validator(mode="before")
     @classmethod
     def _names_present(cls, data: Any) -> Any:
         if isinstance(data, dict):
-            for member, code in cls.required_names.items():
+            for member, refusal in cls.required_names.items():
                 if member not in data or data[member] == "":
-                    raise McuFault(code)
+                    raise refusal
         return data
 
 
 class ConferenceNameParams(_NamedParams):
-    required_names: ClassVar[dict[str, FaultCode]] = {"conferenceName": FaultCode.NO_CONFERENCE_NAME}
+    required_names: ClassVar[dict[str, type[errors.ConferenceError]]] = {"conferenceName": errors.NoConferenceName}
 
     conferenceName: Str31
 
 
-class ConferenceOptions(RpcParams):
+class ConferenceOptions(StrictStruct):
     """Every documented optional member of conference.create/modify that needs no media path."""
 
     numericId: Str31 | None = None
@@ -140,17 +147,17 @@ class ConferenceOptions(RpcParams):
     @model_validator(mode="after")
     def _consistent(self) -> ConferenceOptions:
         if self.templateName is not None and self.templateNumber is not None:
-            raise McuFault(FaultCode.MISMATCHED_PARAMETERS, "templateName and templateNumber")
+            raise errors.MismatchedSettings(member="templateName and templateNumber")
         if self.templateName not in (None, "default") or self.templateNumber not in (None, 0):
-            raise McuFault(FaultCode.NO_SUCH_TEMPLATE)
+            raise errors.NoSuchTemplate
         if self.repetition == "monthly" and (self.weekDay is None or self.whichWeek is None):
-            raise McuFault(FaultCode.REQUIRED_VALUE_MISSING, "weekDay and whichWeek")
+            raise errors.RequiredSettingMissing(member="weekDay and whichWeek")
         if self.repetition in ("weekly", "everyTwoWeeks") and self.weekDays is None:
-            raise McuFault(FaultCode.REQUIRED_VALUE_MISSING, "weekDays")
+            raise errors.RequiredSettingMissing(member="weekDays")
         if self.terminationType == "endOnGivenDate" and self.terminationDate is None:
-            raise McuFault(FaultCode.REQUIRED_VALUE_MISSING, "terminationDate")
+            raise errors.RequiredSettingMissing(member="terminationDate")
         if self.terminationType == "afterNRepeats" and self.numberOfRepeats is None:
-            raise McuFault(FaultCode.REQUIRED_VALUE_MISSING, "numberOfRepeats")
+            raise errors.RequiredSettingMissing(member="numberOfRepeats")
         return self
 
 
@@ -166,11 +173,11 @@ class ModifyConferenceParams(ConferenceOptions, ConferenceNameParams):
     @classmethod
     def _not_empty(cls, value: str | None) -> str | None:
         if value == "":
-            raise McuFault(FaultCode.NO_CONFERENCE_NAME)
+            raise errors.NoConferenceName
         return value
 
 
-class EnumerateParams(RpcParams):
+class EnumerateParams(StrictStruct):
     enumerateID: Annotated[str, StringConstraints(max_length=1024)] | None = None
     lastRevision: int | None = None
     listAll: bool = False
@@ -190,9 +197,9 @@ class ParticipantEnumerateParams(EnumerateParams):
 
 
 class ParticipantIdentity(_NamedParams):
-    required_names: ClassVar[dict[str, FaultCode]] = {
-        "conferenceName": FaultCode.NO_CONFERENCE_NAME,
-        "participantName": FaultCode.NO_PARTICIPANT_NAME,
+    required_names: ClassVar[dict[str, type[errors.ConferenceError]]] = {
+        "conferenceName": errors.NoConferenceName,
+        "participantName": errors.NoParticipantName,
     }
 
     conferenceName: Str31
@@ -201,7 +208,7 @@ class ParticipantIdentity(_NamedParams):
     participantType: ParticipantType | None = None
 
 
-class ParticipantSettings(RpcParams):
+class ParticipantSettings(StrictStruct):
     """Optional participant.add/modify members stored by the control plane."""
 
     gatewayAddress: Str63 | None = None
@@ -236,7 +243,7 @@ class ParticipantSettings(RpcParams):
 
 
 class AddParticipantParams(ParticipantSettings, ParticipantIdentity):
-    required_names: ClassVar[dict[str, FaultCode]] = {"conferenceName": FaultCode.NO_CONFERENCE_NAME}
+    required_names: ClassVar[dict[str, type[errors.ConferenceError]]] = {"conferenceName": errors.NoConferenceName}
 
     participantName: Str31 | None = None  # type: ignore[assignment]  # ignored for ad_hoc participants
     address: Str63 | None = None
@@ -254,7 +261,7 @@ class MoveParticipantParams(ParticipantIdentity):
     @classmethod
     def _not_empty(cls, value: str) -> str:
         if value == "":
-            raise McuFault(FaultCode.NO_CONFERENCE_NAME)
+            raise errors.NoConferenceName
         return value
 
 

@@ -31,7 +31,10 @@ class RpcParams(BaseModel):
     model_config = ConfigDict(strict=True, extra="ignore", frozen=True, populate_by_name=False)
 
 
-ParamsT = TypeVar("ParamsT", bound=RpcParams)
+# What a dialect makes of an exception its models or handlers raise: the fault to answer, or None (not its own).
+Translate = Callable[[Exception], McuFault | None]
+
+ParamsT = TypeVar("ParamsT", bound=BaseModel)
 ContextT = TypeVar("ContextT")
 
 Handler = Callable[[ParamsT, ContextT], Awaitable[dict[str, Any]]]
@@ -84,14 +87,19 @@ def check_values(params: dict[str, Any], members: frozenset[str]) -> None:
 
 @dataclass(frozen=True, slots=True)
 class _Entry(Generic[ContextT]):
-    model: type[RpcParams]
+    model: type[BaseModel]
     handler: Callable[[Any, ContextT], Awaitable[dict[str, Any]]]
     members: frozenset[str]
+    translate: Translate | None
 
 
 class Dispatcher(Generic[ContextT]):
-    def __init__(self) -> None:
+    """``translate`` turns the errors a dialect's models and handlers raise in their own words (the conference
+    domain's, say) into its faults; it is kept per method, so ``include`` keeps each dialect's reading."""
+
+    def __init__(self, translate: Translate | None = None) -> None:
         self._methods: dict[str, _Entry[ContextT]] = {}
+        self._translate = translate
 
     def method(
         self, name: str, model: type[ParamsT]
@@ -99,7 +107,7 @@ class Dispatcher(Generic[ContextT]):
         def register(handler: Handler[ParamsT, ContextT]) -> Handler[ParamsT, ContextT]:
             if name in self._methods:
                 raise ValueError(f"method {name!r} registered twice")
-            self._methods[name] = _Entry(model, handler, frozenset(model.model_fields))
+            self._methods[name] = _Entry(model, handler, frozenset(model.model_fields), self._translate)
             return handler
 
         return register
@@ -114,7 +122,7 @@ class Dispatcher(Generic[ContextT]):
     def methods(self) -> frozenset[str]:
         return frozenset(self._methods)
 
-    def model_of(self, method: str) -> type[RpcParams]:
+    def model_of(self, method: str) -> type[BaseModel]:
         """The parameter model ``method`` validates its struct with (KeyError if not registered)."""
         return self._methods[method].model
 
@@ -124,7 +132,15 @@ class Dispatcher(Generic[ContextT]):
             raise McuFault(FaultCode.METHOD_NOT_SUPPORTED)
         check_values(params, entry.members)
         try:
-            model = entry.model.model_validate(params)
-        except ValidationError as exc:
-            raise fault_from_validation(exc) from None
-        return await entry.handler(model, context)
+            try:
+                model = entry.model.model_validate(params)
+            except ValidationError as exc:
+                raise fault_from_validation(exc) from None
+            return await entry.handler(model, context)
+        except McuFault:
+            raise
+        except Exception as exc:
+            fault = entry.translate(exc) if entry.translate is not None else None
+            if fault is None:
+                raise
+            raise fault from None

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from app.conductor.rpc import rpc as conductor_rpc
-from app.conferences.rpc import rpc as conference_rpc
 from app.device.rpc import rpc as device_rpc
+from app.mcu.rpc import rpc as conference_rpc
 from app.xmlrpc.context import CallContext
 from app.xmlrpc.dispatcher import Dispatcher
 

@@ -1,4 +1,5 @@
-"""The conference domain speaks its own errors: its core modules import nothing from the XML-RPC layer."""
+"""The conference domain speaks its own errors: none of its modules imports the XML-RPC layer, a dialect or a
+transport."""
 
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ import pytest
 
 from app.conductor.faults import conductor_fault
 from app.conferences import errors
-from app.conferences.mcu_faults import MCU_CODES, mcu_fault
+from app.mcu.faults import MCU_CODES, mcu_fault
 
 DOMAIN = Path(__file__).resolve().parents[2] / "app" / "conferences"
-CORE_MODULES = ("service.py", "errors.py", "views.py", "models.py", "store.py", "clock.py", "hooks.py")
+DOMAIN_MODULES = sorted(path.name for path in DOMAIN.glob("*.py"))
+OUTSIDE_THE_DOMAIN = ("app.xmlrpc", "app.mcu", "app.conductor", "app.transport", "app.admin", "app.console")
 
 
 def _imports(path: Path) -> set[str]:
@@ -25,10 +27,12 @@ def _imports(path: Path) -> set[str]:
     return found
 
 
-@pytest.mark.parametrize("module", CORE_MODULES)
-def test_domain_module_does_not_import_the_xmlrpc_layer(module: str) -> None:
+@pytest.mark.parametrize("module", DOMAIN_MODULES)
+def test_domain_module_imports_no_dialect_nor_transport(module: str) -> None:
     imported = _imports(DOMAIN / module)
-    assert not {name for name in imported if name == "app.xmlrpc" or name.startswith("app.xmlrpc.")}
+    assert not {
+        name for name in imported for outside in OUTSIDE_THE_DOMAIN if name.split(".")[:2] == outside.split(".")
+    }
 
 
 def _every_error() -> list[type[errors.ConferenceError]]:

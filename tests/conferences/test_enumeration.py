@@ -9,7 +9,8 @@ from collections import Counter
 import pytest
 
 from app.conferences.enumeration import Cursor, EnumerateTokens
-from app.xmlrpc.faults import McuFault
+from app.conferences.errors import InvalidEnumerateId
+from app.mcu.faults import mcu_fault
 from tests.conferences.conftest import call, enumerate_all, fault_of
 from tests.support.bridge import Bridge
 
@@ -147,9 +148,9 @@ def test_enumerate_ids_expire() -> None:
     issued = tokens.issue(Cursor("conference", 7, None, False, 1_000_000.0))
     assert tokens.open(issued, kind="conference", now=1_000_100.0).after_id == 7
     other_key = EnumerateTokens(b"x" * 32)
-    with pytest.raises(McuFault) as expired:
+    with pytest.raises(InvalidEnumerateId) as expired:
         tokens.open(issued, kind="conference", now=1_000_601.0)
-    assert expired.value.code == 16
-    with pytest.raises(McuFault) as foreign:
+    assert mcu_fault(expired.value).code == 16
+    with pytest.raises(InvalidEnumerateId) as foreign:
         other_key.open(issued, kind="conference", now=1_000_100.0)
-    assert foreign.value.code == 16
+    assert mcu_fault(foreign.value).code == 16

@@ -18,7 +18,6 @@ import pytest
 
 from app.conferences.errors import ConferenceError
 from app.conferences.listing import enumerate_conferences, enumerate_participants
-from app.conferences.mcu_faults import mcu_fault
 from app.conferences.schemas import (
     AddParticipantParams,
     ConferenceEnumerateParams,
@@ -27,6 +26,7 @@ from app.conferences.schemas import (
 )
 from app.conferences.service import ConferenceService
 from app.conferences.views import conference_struct
+from app.mcu.faults import mcu_fault
 from app.storage.database import Database
 from app.storage.migrate import upgrade
 from app.xmlrpc.faults import McuFault

@@ -7,7 +7,6 @@ from typing import Annotated, Any
 from pydantic import Field
 
 from app.conferences.listing import DEFAULT_SCOPE, enumerate_conferences, enumerate_participants
-from app.conferences.mcu_faults import translated
 from app.conferences.schemas import (
     AddParticipantParams,
     ConferenceEnumerateParams,
@@ -28,13 +27,14 @@ from app.conferences.views import (
     participant_identity,
     participant_struct,
 )
+from app.mcu.faults import translate
 from app.xmlrpc.context import CallContext
 from app.xmlrpc.dispatcher import Dispatcher
 from app.xmlrpc.faults import FaultCode, McuFault
 
 MAX_FACTORY_CONFERENCE_IDS = 256
 
-rpc: Dispatcher[CallContext] = Dispatcher()
+rpc: Dispatcher[CallContext] = Dispatcher(translate)
 
 
 class AnyDialectParticipantEnumerateParams(ParticipantEnumerateParams):
@@ -69,55 +69,47 @@ def _service(ctx: CallContext) -> ConferenceService:
 
 
 @rpc.method("conference.create", CreateConferenceParams)
-@translated
 async def conference_create(params: CreateConferenceParams, ctx: CallContext) -> dict[str, Any]:
     await _service(ctx).create(params)
     return OK
 
 
 @rpc.method("conference.destroy", ConferenceNameParams)
-@translated
 async def conference_destroy(params: ConferenceNameParams, ctx: CallContext) -> dict[str, Any]:
     await _service(ctx).destroy(params.conferenceName)
     return OK
 
 
 @rpc.method("conference.end", ConferenceNameParams)
-@translated
 async def conference_end(params: ConferenceNameParams, ctx: CallContext) -> dict[str, Any]:
     await _service(ctx).end(params.conferenceName)
     return OK
 
 
 @rpc.method("conference.modify", ModifyConferenceParams)
-@translated
 async def conference_modify(params: ModifyConferenceParams, ctx: CallContext) -> dict[str, Any]:
     await _service(ctx).modify(params)
     return OK
 
 
 @rpc.method("conference.status", ConferenceNameParams)
-@translated
 async def conference_status(params: ConferenceNameParams, ctx: CallContext) -> dict[str, Any]:
     conference, now = await _service(ctx).status(params.conferenceName)
     return conference_struct(conference, now)
 
 
 @rpc.method("conference.resetCleanupTimeout", ConferenceNameParams)
-@translated
 async def conference_reset_cleanup_timeout(params: ConferenceNameParams, ctx: CallContext) -> dict[str, Any]:
     await _service(ctx).reset_cleanup_timeout(params.conferenceName)
     return OK
 
 
 @rpc.method("conference.enumerate", ConferenceEnumerateParams)
-@translated
 async def conference_enumerate(params: ConferenceEnumerateParams, ctx: CallContext) -> dict[str, Any]:
     return await enumerate_conferences(_service(ctx), params)
 
 
 @rpc.method("participant.add", AddParticipantParams)
-@translated
 async def participant_add(params: AddParticipantParams, ctx: CallContext) -> dict[str, Any]:
     participant, conference_name = await _service(ctx).add_participant(params)
     if params.addResponse:
@@ -126,42 +118,36 @@ async def participant_add(params: AddParticipantParams, ctx: CallContext) -> dic
 
 
 @rpc.method("participant.remove", ParticipantIdentity)
-@translated
 async def participant_remove(params: ParticipantIdentity, ctx: CallContext) -> dict[str, Any]:
     await _service(ctx).remove_participant(params)
     return OK
 
 
 @rpc.method("participant.connect", ParticipantIdentity)
-@translated
 async def participant_connect(params: ParticipantIdentity, ctx: CallContext) -> dict[str, Any]:
     await _service(ctx).connect_participant(params)
     return OK
 
 
 @rpc.method("participant.disconnect", ParticipantIdentity)
-@translated
 async def participant_disconnect(params: ParticipantIdentity, ctx: CallContext) -> dict[str, Any]:
     await _service(ctx).disconnect_participant(params)
     return OK
 
 
 @rpc.method("participant.modify", ModifyParticipantParams)
-@translated
 async def participant_modify(params: ModifyParticipantParams, ctx: CallContext) -> dict[str, Any]:
     await _service(ctx).modify_participant(params)
     return OK
 
 
 @rpc.method("participant.move", MoveParticipantParams)
-@translated
 async def participant_move(params: MoveParticipantParams, ctx: CallContext) -> dict[str, Any]:
     await _service(ctx).move_participant(params)
     return OK
 
 
 @rpc.method("participant.status", ParticipantStatusParams)
-@translated
 async def participant_status(params: ParticipantStatusParams, ctx: CallContext) -> dict[str, Any]:
     participant, conference, now = await _service(ctx).participant(params)
     if params.operationScope is None:  # the deprecated form (guide p.106): one flat struct
@@ -171,7 +157,6 @@ async def participant_status(params: ParticipantStatusParams, ctx: CallContext) 
 
 
 @rpc.method("participant.enumerate", AnyDialectParticipantEnumerateParams)
-@translated
 async def participant_enumerate(params: AnyDialectParticipantEnumerateParams, ctx: CallContext) -> dict[str, Any]:
     return await enumerate_participants(_service(ctx), params, conference_names=params.conference_names())
 

@@ -2,14 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
-
 from app.conferences import errors
 from app.xmlrpc.faults import FaultCode, McuFault
-
-ParamsT = TypeVar("ParamsT")
-ContextT = TypeVar("ContextT")
 
 MCU_CODES: dict[type[errors.ConferenceError], FaultCode] = {
     errors.NoSuchConference: FaultCode.NO_SUCH_CONFERENCE,
@@ -29,6 +23,12 @@ MCU_CODES: dict[type[errors.ConferenceError], FaultCode] = {
     errors.PortReservationFailure: FaultCode.PORT_RESERVATION_FAILURE,
     errors.PortLimitBelowConnected: FaultCode.NEW_PORT_LIMIT_TOO_LOW,
     errors.OperationRefused: FaultCode.OPERATION_FAILED,
+    errors.NoConferenceName: FaultCode.NO_CONFERENCE_NAME,
+    errors.InvalidPin: FaultCode.INVALID_PIN,
+    errors.MismatchedSettings: FaultCode.MISMATCHED_PARAMETERS,
+    errors.NoSuchTemplate: FaultCode.NO_SUCH_TEMPLATE,
+    errors.RequiredSettingMissing: FaultCode.REQUIRED_VALUE_MISSING,
+    errors.InvalidEnumerateId: FaultCode.INVALID_ENUMERATE_ID,
 }
 
 
@@ -41,17 +41,6 @@ def mcu_fault(error: errors.ConferenceError) -> McuFault:
     return McuFault(FaultCode.OPERATION_FAILED)
 
 
-def translated(
-    handler: Callable[[ParamsT, ContextT], Awaitable[dict[str, Any]]],
-) -> Callable[[ParamsT, ContextT], Awaitable[dict[str, Any]]]:
-    """``handler`` with the domain's errors raised as MCU faults."""
-
-    async def call(params: ParamsT, ctx: ContextT) -> dict[str, Any]:
-        try:
-            return await handler(params, ctx)
-        except errors.ConferenceError as error:
-            raise mcu_fault(error) from None
-
-    call.__name__ = getattr(handler, "__name__", "handler")
-    call.__doc__ = handler.__doc__
-    return call
+def translate(exc: Exception) -> McuFault | None:
+    """The dispatcher's reading of what an MCU method raised: a domain refusal is its MCU fault."""
+    return mcu_fault(exc) if isinstance(exc, errors.ConferenceError) else None
