@@ -9,7 +9,6 @@ exactly one winner and ``DuplicateConferenceName`` (or ``DuplicateNumericId``) f
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,201 +17,46 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.conferences import errors, store
-from app.conferences.clock import Clock, utc_clock
-from app.conferences.enumeration import DEAD_RECORD_SECONDS, EnumerateTokens
-from app.conferences.hooks import ConferenceRegistrationHook, NoRegistration
+from app.conferences.enumeration import DEAD_RECORD_SECONDS
 from app.conferences.models import (
     STATE_ROW_ID,
     Conference,
     ConferenceData,
     ConferenceRow,
     ConferenceState,
-    Participant,
 )
+from app.conferences.participants import ParticipantOperations
 from app.conferences.schemas import (
     CONFERENCE_OPTION_MEMBERS,
-    MAX_DURATION_SECONDS,
-    PARTICIPANT_OPTION_MEMBERS,
-    AddParticipantParams,
-    ConferenceOptions,
     CreateConferenceParams,
     ModifyConferenceParams,
-    ModifyParticipantParams,
-    MoveParticipantParams,
-    ParticipantIdentity,
+)
+from app.conferences.service_core import (
+    ConferenceLookup,
+    Registration,
+    duration_of,
+    options_of,
+    registers_with_sip,
+    registration_of,
 )
 from app.conferences.views import ACTIVE_CALL_STATES, conference_is_active, conference_is_completed
-from app.storage.database import Database
 
 logger = logging.getLogger("adhoc.conferences")
 
-SUPPORTED_PROTOCOLS = frozenset({"sip", "h323"})
 
-
-@dataclass(frozen=True, slots=True)
-class ConferenceLookup:
-    """What the SIP side needs about the conference a numeric ID dials into."""
-
-    name: str
-    unique_id: int
-    numeric_id: str
-    guest: bool
-    active: bool
-    pin: str
-    guest_pin: str
-    register_with_sip: bool
-
-
-@dataclass(frozen=True, slots=True)
-class _Registration:
-    name: str
-    numeric_id: str | None
-    register_with_sip: bool
-
-
-# Settings kept in their own columns but also remembered as given, so conference.status reads them back.
-ECHOED_MEMBERS = frozenset({"startLocked", "templateName", "templateNumber", "conferenceID"})
-
-
-def _options_of(params: ConferenceOptions, members: frozenset[str]) -> dict[str, Any]:
-    given = params.model_fields_set & (members | ECHOED_MEMBERS)
-    return params.model_dump(mode="json", include=given)
-
-
-def _registers(options: dict[str, Any]) -> bool:
-    return bool(options.get("registerWithSIPRegistrar", False))
-
-
-def _registration(conference: ConferenceData) -> _Registration:
-    return _Registration(conference.name, conference.numeric_id, _registers(conference.options))
-
-
-def _duration(params: ConferenceOptions, start: datetime) -> int | None:
-    if params.durationSeconds is not None:
-        return params.durationSeconds
-    if params.endTime is not None:
-        if params.endTime <= start:
-            raise errors.EndBeforeStart
-        seconds = int((params.endTime - start).total_seconds())
-        if seconds > MAX_DURATION_SECONDS:  # durationSeconds is an XML-RPC <int>
-            raise errors.InvalidSetting(member="endTime")
-        return seconds
-    return None
-
-
-class ConferenceService:
-    def __init__(
-        self,
-        database: Database,
-        *,
-        max_conferences: int,
-        max_participants: int,
-        clock: Clock = utc_clock,
-        hook: ConferenceRegistrationHook | None = None,
-    ) -> None:
-        self.database = database
-        self.max_conferences = max_conferences
-        self.max_participants = max_participants
-        self.clock = clock
-        self.hook: ConferenceRegistrationHook = hook or NoRegistration()
-        self._tokens: EnumerateTokens | None = None
-
-    # -- plumbing -------------------------------------------------------------------------------------
-
-    def _bump(self, session: Session | Connection, *, count_delta: int = 0) -> int:
-        """Start a write: take the writer lock and return the new revision (fault 3 past the count limit)."""
-        limit = self.max_conferences if count_delta > 0 else None
-        connection = session.connection() if isinstance(session, Session) else session
-        revision = store.bump_revision(connection, count_delta=count_delta, max_conferences=limit)
-        if revision is None:
-            raise errors.ConferenceLimitReached
-        return revision
-
-    async def tokens(self) -> EnumerateTokens:
-        if self._tokens is None:
-            key = await self.database.run_core(store.enumerate_key, write=False)
-            self._tokens = EnumerateTokens(bytes.fromhex(key))
-        return self._tokens
-
-    async def _notify_created(self, registration: _Registration) -> None:
-        try:
-            await self.hook.on_conference_created(
-                registration.name, registration.numeric_id, registration.register_with_sip
-            )
-        except Exception:
-            logger.exception("conference registration hook failed", extra={"conference": registration.name})
-
-    async def _notify_removed(self, registration: _Registration) -> None:
-        try:
-            await self.hook.on_conference_removed(registration.name, registration.numeric_id)
-        except Exception:
-            logger.exception("conference unregistration hook failed", extra={"conference": registration.name})
-
-    @staticmethod
-    def _conference(session: Session, name: str) -> Conference:
-        conference = store.conference_by_name(session, name)
-        if conference is None:
-            raise errors.NoSuchConference
-        return conference
-
-    def _port_limit(self, conference: Conference) -> int:
-        options = conference.options
-        limit = self.max_participants
-        enforced = [
-            options[ports]
-            for ports, enforce in (
-                ("maximumVideoPorts", "enforceMaximumVideoPorts"),
-                ("maximumAudioPorts", "enforceMaximumAudioPorts"),
-            )
-            if ports in options and options.get(enforce, True)
-        ]
-        if len(enforced) == 2:
-            limit = min(limit, int(enforced[0]) + int(enforced[1]))
-        return limit
-
-    def _check_ports(self, options: dict[str, Any]) -> None:
-        if options.get("maximumVideoPorts") == 0 and options.get("maximumAudioPorts") == 0:
-            raise errors.InvalidSetting(member="maximumVideoPorts")
-        limit = self.max_participants
-        if int(options.get("maximumVideoPorts", 0)) + int(options.get("maximumAudioPorts", 0)) > limit:
-            raise errors.InvalidSetting(member="maximumVideoPorts")
-        if int(options.get("reservedVideoPorts", 0)) + int(options.get("reservedAudioPorts", 0)) > limit:
-            raise errors.PortReservationFailure
-
-    @staticmethod
-    def _refresh_cleanup(conference: ConferenceData, present: int, now: datetime) -> None:
-        """Recompute when an idle (or finished) conference is deleted; see ``cleanupTimeout`` in the guide."""
-        if present > 0:
-            conference.empty_since = None
-        elif conference.empty_since is None:
-            conference.empty_since = now
-        timeout = timedelta(seconds=conference.cleanup_timeout)
-        if conference.cleanup_timeout == 0:
-            conference.cleanup_due = None
-        elif conference.ended_at is not None:
-            conference.cleanup_due = conference.ended_at + timeout
-        elif conference.end_time is not None:
-            conference.cleanup_due = conference.end_time + timeout
-        elif present > 0:
-            conference.cleanup_due = None
-        else:
-            assert conference.empty_since is not None
-            conference.cleanup_due = max(conference.empty_since, conference.start_time) + timeout
-
-    def _refresh_presence(self, session: Session, conference: Conference, now: datetime) -> None:
-        present = store.participant_count(session, conference.id, present_only=True)
-        self._refresh_cleanup(conference, present, now)
+class ConferenceService(ParticipantOperations):
+    """Every conference and participant operation (the participant ones in ``participants.py``)."""
 
     # -- conference.* ---------------------------------------------------------------------------------
 
     async def create(self, params: CreateConferenceParams) -> None:
         now = self.clock()
         start = params.startTime or now
-        duration = _duration(params, start) or 0
+        duration = duration_of(params, start) or 0
         end_time = start + timedelta(seconds=duration) if duration else None
         if end_time is not None and end_time <= now:
             raise errors.StartTimeInPast
-        options = _options_of(params, CONFERENCE_OPTION_MEMBERS)
+        options = options_of(params, CONFERENCE_OPTION_MEMBERS)
         self._check_ports(options)
         conference = ConferenceRow(
             id=0,
@@ -249,7 +93,7 @@ class ConferenceService:
 
         conference.id = await self.database.run_core(unit)
         logger.info("conference created", extra={"conference": conference.name, "unique_id": conference.id})
-        await self._notify_created(_registration(conference))
+        await self._notify_created(registration_of(conference))
 
     async def destroy(self, name: str) -> None:
         now = self.clock()
@@ -263,7 +107,7 @@ class ConferenceService:
 
         numeric_id, options = await self.database.run_core(unit)
         logger.info("conference destroyed", extra={"conference": name})
-        await self._notify_removed(_Registration(name, numeric_id, _registers(options)))
+        await self._notify_removed(Registration(name, numeric_id, registers_with_sip(options)))
 
     @staticmethod
     def _disconnect_all(session: Session, conference: Conference, revision: int, now: datetime) -> None:
@@ -293,12 +137,12 @@ class ConferenceService:
         now = self.clock()
         fields = params.model_fields_set
 
-        def unit(session: Session) -> tuple[_Registration, _Registration]:
+        def unit(session: Session) -> tuple[Registration, Registration]:
             revision = self._bump(session)
             conference = self._conference(session, params.conferenceName)
-            before = _registration(conference)
+            before = registration_of(conference)
             options = dict(conference.options)
-            options.update(_options_of(params, CONFERENCE_OPTION_MEMBERS))
+            options.update(options_of(params, CONFERENCE_OPTION_MEMBERS))
             self._check_ports(options)
             connected = store.participant_count(session, conference.id, present_only=True)
             conference.options = options
@@ -312,7 +156,7 @@ class ConferenceService:
                 conference.cleanup_timeout = params.cleanupTimeout
             if params.startTime is not None:
                 conference.start_time = params.startTime
-            duration = _duration(params, conference.start_time)
+            duration = duration_of(params, conference.start_time)
             if duration is not None or params.startTime is not None:
                 if duration is not None:
                     conference.duration_seconds = duration
@@ -337,7 +181,7 @@ class ConferenceService:
                     store.replace_numeric_ids(session, conference)
                 except IntegrityError:
                     raise errors.DuplicateNumericId from None
-            return before, _registration(conference)
+            return before, registration_of(conference)
 
         before, after = await self.database.run(unit)
         if after != before:
@@ -396,175 +240,6 @@ class ConferenceService:
             register_with_sip=bool(conference.options.get("registerWithSIPRegistrar", False)),
         )
 
-    # -- participant.* --------------------------------------------------------------------------------
-
-    @staticmethod
-    def _participant(session: Session, identity: ParticipantIdentity) -> tuple[Conference, Participant]:
-        conference = ConferenceService._conference(session, identity.conferenceName)
-        participant = store.participant_by_name(session, conference.id, identity.participantName)
-        if (
-            participant is None
-            or (identity.participantProtocol not in (None, participant.protocol))
-            or (identity.participantType not in (None, participant.participant_type))
-        ):
-            raise errors.NoSuchParticipant
-        return conference, participant
-
-    async def add_participant(self, params: AddParticipantParams) -> tuple[Participant, str]:
-        now = self.clock()
-        protocol = params.participantProtocol or "h323"
-        participant_type = params.participantType or "by_address"
-        if protocol not in SUPPORTED_PROTOCOLS:
-            raise errors.UnsupportedProtocol
-        if participant_type not in ("by_address", "ad_hoc"):
-            raise errors.UnsupportedParticipantType
-        if participant_type == "by_address" and not params.participantName:
-            raise errors.NoParticipantName
-        if not params.address:
-            raise errors.NoParticipantAddress
-        options = params.model_dump(mode="json", include=params.model_fields_set & PARTICIPANT_OPTION_MEMBERS)
-
-        def unit(session: Session) -> tuple[Participant, str]:
-            revision = self._bump(session)
-            conference = self._conference(session, params.conferenceName)
-            active = conference_is_active(conference, now)
-            if participant_type == "ad_hoc" and not active:
-                raise errors.OperationRefused("ad hoc participants join active conferences only")
-            count = store.participant_count(session, conference.id)
-            if count >= self._port_limit(conference):
-                raise errors.ParticipantLimitReached
-            connect = active and not options.get("deferConnection", False)
-            participant = Participant(
-                conference_id=conference.id,
-                name=params.participantName if participant_type == "by_address" else f"~{now.timestamp()}",
-                protocol=protocol,
-                participant_type=participant_type,
-                address=params.address,
-                options=options,
-                call_state="connected" if connect else "dormant",
-                connect_time=now if connect else None,
-                revision=revision,
-            )
-            session.add(participant)
-            try:
-                session.flush()
-                if participant_type == "ad_hoc":
-                    participant.name = str(participant.id)  # "its automatically assigned global participant index"
-                    session.flush()
-            except IntegrityError:
-                raise errors.DuplicateParticipantName from None
-            conference.revision = revision
-            self._refresh_presence(session, conference, now)
-            return participant, conference.name
-
-        return await self.database.run(unit)
-
-    async def remove_participant(self, identity: ParticipantIdentity) -> None:
-        now = self.clock()
-
-        def unit(session: Session) -> None:
-            revision = self._bump(session)
-            conference, participant = self._participant(session, identity)
-            dead = {
-                "participantName": participant.name,
-                "participantProtocol": participant.protocol,
-                "participantType": participant.participant_type,
-                "conferenceName": conference.name,
-            }
-            store.add_dead(session, "participant", participant.id, dead, revision, now)
-            session.delete(participant)
-            session.flush()
-            conference.revision = revision
-            self._refresh_presence(session, conference, now)
-
-        await self.database.run(unit)
-
-    async def connect_participant(self, identity: ParticipantIdentity) -> None:
-        now = self.clock()
-
-        def unit(session: Session) -> None:
-            revision = self._bump(session)
-            conference, participant = self._participant(session, identity)
-            if not conference_is_active(conference, now):
-                raise errors.OperationRefused("conference is not active")
-            if participant.call_state not in ACTIVE_CALL_STATES:
-                participant.call_state = "connected"
-                participant.connect_time = now
-                participant.disconnect_time = None
-                participant.disconnect_reason = None
-                participant.revision = revision
-                session.flush()
-                self._refresh_presence(session, conference, now)
-
-        await self.database.run(unit)
-
-    async def disconnect_participant(self, identity: ParticipantIdentity) -> None:
-        now = self.clock()
-
-        def unit(session: Session) -> None:
-            revision = self._bump(session)
-            conference, participant = self._participant(session, identity)
-            if participant.call_state in ACTIVE_CALL_STATES:
-                participant.call_state = "disconnected"
-                participant.disconnect_time = now
-                participant.disconnect_reason = "localTeardown"
-                participant.revision = revision
-                session.flush()
-                self._refresh_presence(session, conference, now)
-
-        await self.database.run(unit)
-
-    async def modify_participant(self, params: ModifyParticipantParams) -> None:
-        options = params.model_dump(mode="json", include=params.model_fields_set & PARTICIPANT_OPTION_MEMBERS)
-
-        def unit(session: Session) -> None:
-            revision = self._bump(session)
-            _conference, participant = self._participant(session, params)
-            merged = dict(participant.options)
-            merged.update(options)
-            participant.options = merged
-            participant.revision = revision
-
-        await self.database.run(unit)
-
-    async def move_participant(self, params: MoveParticipantParams) -> None:
-        now = self.clock()
-
-        def unit(session: Session) -> None:
-            revision = self._bump(session)
-            source, participant = self._participant(session, params)
-            target = self._conference(session, params.newConferenceName)
-            if target.id == source.id:
-                return
-            if participant.call_state not in ACTIVE_CALL_STATES:
-                raise errors.OperationRefused("only a connected participant can be moved")
-            if not conference_is_active(target, now):
-                raise errors.OperationRefused("target conference is not active")
-            if store.participant_count(session, target.id) >= self._port_limit(target):
-                raise errors.ParticipantLimitReached
-            if target.options.get("encryptionRequired", False):
-                raise errors.OperationRefused("target conference requires encryption")
-            participant.conference_id = target.id
-            participant.revision = revision
-            try:
-                session.flush()
-            except IntegrityError:
-                raise errors.DuplicateParticipantName from None
-            source.revision = target.revision = revision
-            self._refresh_presence(session, source, now)
-            self._refresh_presence(session, target, now)
-
-        await self.database.run(unit)
-
-    async def participant(self, identity: ParticipantIdentity) -> tuple[Participant, Conference, datetime]:
-        def unit(session: Session) -> tuple[Conference, Participant]:
-            return self._participant(session, identity)
-
-        conference, participant = await self.database.run(unit, write=False)
-        return participant, conference, self.clock()
-
-    # -- timers ---------------------------------------------------------------------------------------
-
     async def end_due_conferences(self, limit: int = 50) -> list[str]:
         """End conferences whose finite duration is over; each is ended by exactly one process."""
         now = self.clock()
@@ -600,14 +275,14 @@ class ConferenceService:
         def due(session: Session) -> bool:
             return bool(store.due_cleanups(session, now, 1))
 
-        def unit(session: Session) -> list[_Registration]:
+        def unit(session: Session) -> list[Registration]:
             revision = self._bump(session)
-            removed: list[_Registration] = []
+            removed: list[Registration] = []
             for conference_id in store.due_cleanups(session, now, limit):
                 conference = session.get(Conference, conference_id, populate_existing=True)
                 if conference is None or conference.cleanup_due is None or conference.cleanup_due > now:
                     continue
-                removed.append(_registration(conference))
+                removed.append(registration_of(conference))
                 store.delete_conference(session.connection(), conference.name, revision, now)
             store.adjust_count(session.connection(), -len(removed))
             return removed
