@@ -14,7 +14,9 @@ from starlette.responses import JSONResponse
 
 from app.admin.global_settings import router as global_settings_router
 from app.admin.openapi import use_admin_error_documentation
-from app.conferences.service import ConferenceService
+from app.calls.media import build_engine
+from app.calls.owner import CallOwner
+from app.conferences.service import CallParticipants, ConferenceService
 from app.conferences.timers import Sweeper
 from app.core.config import Settings
 from app.core.state import AppServices
@@ -76,6 +78,8 @@ def create_app(settings: Settings) -> FastAPI:
             max_participants=settings.conferences.max_participants,
             hook=RegistrationHook(registration),
         )
+        # the lease owner also holds the SIP socket for calls and the media engine, registrar or not
+        registration.owned = CallOwner(build_engine(settings), CallParticipants(services.conferences))
         conference_timers = Sweeper(services.conferences)
         app.state.services = services
         conference_timers.start()

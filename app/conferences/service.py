@@ -607,3 +607,143 @@ class ConferenceService:
 
 def conference_is_completed_at(conference: Conference, now: datetime) -> bool:
     return conference_is_completed(conference, now) and conference.end_time is not None and conference.end_time <= now
+
+
+# -- SIP calls (app/calls/) -------------------------------------------------------------------------------
+
+CallRefusal = str
+"""Why a call cannot join: ``unknown``, ``inactive``, ``locked``, ``pin`` or ``full``."""
+
+
+@dataclass(frozen=True, slots=True)
+class CallAdmission:
+    conference_name: str
+    conference_id: int
+    participant_id: int
+    guest: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CallParticipantState:
+    call_state: str
+    audio_rx_muted: bool
+
+
+class CallParticipants:
+    """The participants the SIP calls of the owner process put in the store (type ``ad_hoc``, protocol ``sip``)."""
+
+    def __init__(self, service: ConferenceService) -> None:
+        self.service = service
+
+    async def admit(
+        self, numeric_id: str, *, display_name: str, address: str, direction: str = "incoming", dry_run: bool = False
+    ) -> CallAdmission | CallRefusal | None:
+        """One unit: route the dialled number and, if it may join, add a ``connecting`` participant.
+
+        ``dry_run`` only routes (None: it may join), without writing.
+        """
+        service = self.service
+        now = service.clock()
+
+        def unit(session: Session) -> CallAdmission | CallRefusal | None:
+            found = store.conference_by_numeric_id(session, numeric_id)
+            if found is None:
+                return "unknown"
+            conference, guest = found
+            if not conference_is_active(conference, now):
+                return "inactive"
+            if conference.locked:
+                return "locked"
+            if conference.options.get("guestPin" if guest else "pin") or conference.options.get("pin"):
+                return "pin"
+            if store.participant_count(session, conference.id) >= service._port_limit(conference):
+                return "full"
+            if dry_run:
+                return None
+            revision = service._bump(session)
+            participant = Participant(
+                conference_id=conference.id,
+                name=f"~{now.timestamp()}",
+                protocol="sip",
+                participant_type="ad_hoc",
+                address=address[:63],
+                options={"displayName": display_name[:31], "callDirection": direction, "addAsGuest": guest},
+                call_state="connecting",
+                connect_time=None,
+                revision=revision,
+            )
+            session.add(participant)
+            session.flush()
+            participant.name = str(participant.id)
+            session.flush()
+            conference.revision = revision
+            service._refresh_presence(session, conference, now)
+            return CallAdmission(conference.name, conference.id, participant.id, guest)
+
+        return await service.database.run(unit, write=not dry_run)
+
+    async def connected(self, participant_id: int) -> None:
+        service = self.service
+        now = service.clock()
+
+        def unit(session: Session) -> None:
+            participant = session.get(Participant, participant_id)
+            if participant is None or participant.call_state != "connecting":
+                return
+            revision = service._bump(session)
+            participant.call_state = "connected"
+            participant.connect_time = now
+            participant.revision = revision
+
+        await service.database.run(unit)
+
+    async def ended(self, participant_id: int) -> None:
+        """The call is over: the participant disappears (a dead record for ``lastRevision`` queries)."""
+        service = self.service
+        now = service.clock()
+
+        def unit(session: Session) -> None:
+            participant = session.get(Participant, participant_id)
+            if participant is None:
+                return
+            conference = session.get(Conference, participant.conference_id)
+            revision = service._bump(session)
+            dead = {
+                "participantName": participant.name,
+                "participantProtocol": participant.protocol,
+                "participantType": participant.participant_type,
+                "conferenceName": conference.name if conference is not None else "",
+            }
+            store.add_dead(session, "participant", participant.id, dead, revision, now)
+            session.delete(participant)
+            session.flush()
+            if conference is not None:
+                conference.revision = revision
+                service._refresh_presence(session, conference, now)
+
+        await service.database.run(unit)
+
+    async def states(self, participant_ids: list[int]) -> dict[int, CallParticipantState]:
+        """Current state of these participants; a missing id was removed (or its conference destroyed)."""
+        if not participant_ids:
+            return {}
+        service = self.service
+        now = service.clock()
+
+        def unit(session: Session) -> dict[int, CallParticipantState]:
+            out: dict[int, CallParticipantState] = {}
+            for participant in session.query(Participant).filter(Participant.id.in_(participant_ids)):
+                conference = session.get(Conference, participant.conference_id)
+                state = participant.call_state
+                if conference is None or not conference_is_active(conference, now):
+                    state = "disconnected"
+                out[participant.id] = CallParticipantState(state, bool(participant.options.get("audioRxMuted")))
+            return out
+
+        return await service.database.run(unit, write=False)
+
+    async def current_revision(self) -> int:
+        def unit(session: Session) -> int:
+            return store.current_revision(session)
+
+        return await self.service.database.run(unit, write=False)

@@ -202,8 +202,24 @@ def parse_sdp(body: bytes) -> SessionDescription:
     return SessionDescription(origin=origin, connection=session_conn, direction=session_dir, media=tuple(media))
 
 
-def negotiate(offer: SessionDescription) -> AudioChoice:
-    """Pick the first audio m-line on RTP/AVP and the offer's most preferred of PCMU, PCMA, opus."""
+def _codec_of(entry: tuple[str, int, int] | None) -> Codec | None:
+    if entry is None:
+        return None
+    name, rate, channels = entry
+    if name == "pcmu" and rate == 8000:
+        return "pcmu"
+    if name == "pcma" and rate == 8000:
+        return "pcma"
+    if name == "opus" and rate == 48000 and channels == 2:
+        return "opus"
+    return None
+
+
+def negotiate(offer: SessionDescription, *, prefer: str | None = None) -> AudioChoice:
+    """Pick the first audio m-line on RTP/AVP and the offer's most preferred of PCMU, PCMA, opus.
+
+    ``prefer`` (the codec of a running call) wins when the offer still has it, so a re-INVITE keeps the leg.
+    """
     audio = [(i, md) for i, md in enumerate(offer.media) if md.media == "audio" and md.port != 0]
     if not audio:
         raise SdpError(488, "no audio stream offered")
@@ -216,18 +232,12 @@ def negotiate(offer: SessionDescription) -> AudioChoice:
         for pt, (name, rate, _ch) in rtpmap.items():
             if name == "telephone-event" and rate == 8000 and str(pt) in md.formats:
                 telephone_event = pt
-        for fmt in md.formats:
+        formats = sorted(md.formats, key=lambda f: 0 if f.isdigit() and _codec_of(rtpmap.get(int(f))) == prefer else 1)
+        for fmt in formats:
             if not fmt.isdigit() or int(fmt) not in rtpmap:
                 continue
             pt = int(fmt)
-            name, rate, channels = rtpmap[pt]
-            codec: Codec | None = None
-            if name == "pcmu" and rate == 8000:
-                codec = "pcmu"
-            elif name == "pcma" and rate == 8000:
-                codec = "pcma"
-            elif name == "opus" and rate == 48000 and channels == 2:
-                codec = "opus"
+            codec = _codec_of(rtpmap[pt])
             if codec is None:
                 continue
             conn = md.connection or offer.connection or ""

@@ -1,0 +1,105 @@
+"""The calls part of the owner process: the SIP call server, the media engine, and reconciliation.
+
+Started when this process takes the SIP lease (``app.sip_registration``), stopped when it loses or gives it
+up. Every second (at once when poked) it compares its calls with the conference store: a participant that
+was removed, disconnected, or whose conference was destroyed or ended is hung up (BYE); a change of
+``audioRxMuted`` mutes the caller in the mix. A lost media engine hangs up every call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from app.calls.media import MediaEngineLike
+from app.calls.server import CallServer
+from app.conferences.service import CallParticipants
+from app.sip.client import SipUserAgent
+
+__all__ = ["CallOwner"]
+
+log = logging.getLogger("adhoc.calls")
+
+TICK_SECONDS = 1.0
+
+
+class CallOwner:
+    def __init__(self, media: MediaEngineLike, participants: CallParticipants, *, tick: float = TICK_SECONDS) -> None:
+        self.media = media
+        self.participants = participants
+        self.tick = tick
+        self.server: CallServer | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+        self._revision: int | None = None
+        media.on_lost(self._media_lost)
+
+    async def start(self, ua: SipUserAgent) -> None:
+        try:
+            await self.media.start()
+        except Exception:
+            log.exception("media engine did not start; calls get 503 until it does")
+        self.server = CallServer(ua, self.media, self.participants)
+        ua.request_handler = self.server.on_request
+        self._task = asyncio.create_task(self._run(), name="calls-reconcile")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        server, self.server = self.server, None
+        if server is not None:
+            server.ua.request_handler = None
+            await server.close()
+        with contextlib.suppress(Exception):
+            await self.media.stop()
+
+    def poke(self) -> None:
+        self._wake.set()
+
+    def _media_lost(self) -> None:
+        server = self.server
+        if server is None:
+            return
+        for call in list(server.calls.values()):
+            call.leg = None  # gone with the engine
+            asyncio.ensure_future(server.hang_up(call, "media engine lost"))
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.reconcile()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("call reconciliation failed; retrying next tick")
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.tick):
+                    await self._wake.wait()
+            self._wake.clear()
+
+    async def reconcile(self) -> None:
+        server = self.server
+        if server is None or not server.calls:
+            return
+        revision = await self.participants.current_revision()
+        if revision == self._revision:
+            return
+        self._revision = revision
+        calls = [c for c in server.calls.values() if not c.ended]
+        states = await self.participants.states([c.participant_id for c in calls])
+        for call in calls:
+            state = states.get(call.participant_id)
+            if state is None or state.call_state == "disconnected":
+                await server.hang_up(call, "removed from the conference")
+                continue
+            if state.audio_rx_muted != call.muted and call.leg is not None:
+                call.muted = state.audio_rx_muted
+                try:
+                    await self.media.set_muted(call.leg, state.audio_rx_muted)
+                except Exception as exc:  # the engine's own errors; the next revision retries
+                    call.muted = not state.audio_rx_muted
+                    log.warning("cannot change mute in the mix: %s", exc)
