@@ -1,0 +1,48 @@
+"""A real bridge with its SIP socket on a known port, and SIPp callers."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.sip.conftest import HOST, SCENARIOS, free_port, require_binary
+from tests.support.bridge import Bridge, start_bridge
+
+
+@dataclass
+class CallingBridge:
+    bridge: Bridge
+    sip_port: int
+
+
+@pytest.fixture(scope="module")
+def calling(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CallingBridge]:
+    port = free_port()
+    bridge = start_bridge(
+        tmp_path_factory.mktemp("calls"),
+        env_overrides={"ADHOC_SIP__LOCAL_PORT": str(port), "ADHOC_SIP__LOCAL_HOST": HOST},
+    )
+    yield CallingBridge(bridge, port)
+    bridge.stop()
+
+
+def run_uac(tmp: Path, scenario: str, target_port: int, service: str, *, extra: tuple[str, ...] = ()) -> str:
+    """Run one SIPp UAC call to ``service@127.0.0.1:target_port``; returns its message log."""
+    sipp = require_binary("sipp")
+    workdir = tmp / f"uac-{Path(scenario).name}-{service}"
+    workdir.mkdir(exist_ok=True)
+    cmd = [
+        sipp, f"{HOST}:{target_port}", "-sf", str(SCENARIOS / scenario), "-s", service,
+        "-i", HOST, "-p", str(free_port()), "-m", "1", "-nostdin", "-trace_msg",
+        "-message_file", str(workdir / "messages.log"), "-trace_err", "-error_file", str(workdir / "errors.log"),
+        "-timeout", "20s", "-timeout_error", *extra,
+    ]  # fmt: skip
+    proc = subprocess.run(cmd, cwd=workdir, capture_output=True, timeout=40, stdin=subprocess.DEVNULL, check=False)
+    log = (workdir / "messages.log").read_text(errors="replace") if (workdir / "messages.log").exists() else ""
+    errors = (workdir / "errors.log").read_text(errors="replace") if (workdir / "errors.log").exists() else ""
+    assert proc.returncode == 0, f"sipp exit {proc.returncode}\n{errors[-3000:]}\n{log[-3000:]}"
+    return log
