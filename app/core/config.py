@@ -126,6 +126,53 @@ class SecretsSettings(_Section):
     encryption_key: SecretStr | None = None
 
 
+class MediaSettings(_Section):
+    """Janus AudioBridge, which mixes the calls (``media.*``; env ``ADHOC_MEDIA__JANUS_URL`` etc.).
+
+    ``janus_url`` unset: the service runs its own Janus (``janus_binary``), configured under ``data_dir/janus/``.
+    """
+
+    janus_url: str | None = None
+    janus_api_secret: SecretStr | None = None
+    janus_binary: str = "janus"
+    rtp_ports: str = "40000-40999"
+
+    @field_validator("janus_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip().rstrip("/")
+        if not value.startswith(("http://", "https://")) or len(value.split("://", 1)[1]) == 0:
+            raise ValueError("must be the http:// or https:// URL of the Janus API, e.g. http://127.0.0.1:8088/janus")
+        return value
+
+    @field_validator("janus_binary")
+    @classmethod
+    def _binary(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must name the janus program (a name found on PATH or a path)")
+        return value.strip()
+
+    @field_validator("rtp_ports")
+    @classmethod
+    def _port_range(cls, value: str) -> str:
+        low_text, sep, high_text = value.strip().partition("-")
+        if not sep or not low_text.strip().isdigit() or not high_text.strip().isdigit():
+            raise ValueError('must be a port range "low-high", e.g. "40000-40999"')
+        low, high = int(low_text), int(high_text)
+        if not 1024 <= low < high <= 65535:
+            raise ValueError("must be a range within 1024-65535 with low < high")
+        if low % 2:
+            raise ValueError("the range must start on an even port (RTP uses even ports)")
+        return f"{low}-{high}"
+
+    @property
+    def rtp_port_range(self) -> tuple[int, int]:
+        low, high = self.rtp_ports.split("-")
+        return int(low), int(high)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="ADHOC_",
@@ -143,6 +190,7 @@ class Settings(BaseSettings):
     conferences: ConferenceSettings = ConferenceSettings()
     secrets: SecretsSettings = SecretsSettings()
     sip: SipSettings = SipSettings()
+    media: MediaSettings = MediaSettings()
 
     @classmethod
     def settings_customise_sources(
