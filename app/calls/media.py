@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import importlib
-import logging
-from collections.abc import Callable
-from typing import Any, Literal, Protocol, cast
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Literal, Protocol, cast
+
+if TYPE_CHECKING:
+    from app.core.config import Settings
 
 __all__ = ["build_engine", "MediaCodec", "MediaEngineLike", "MediaLegLike", "MediaUnavailableError", "NoMediaEngine"]
 
@@ -48,7 +49,7 @@ class MediaEngineLike(Protocol):
     async def update_remote(self, leg: MediaLegLike, remote_ip: str, remote_port: int) -> MediaLegLike: ...
     async def set_muted(self, leg: MediaLegLike, muted: bool) -> None: ...
     async def leave(self, leg: MediaLegLike) -> None: ...
-    def on_lost(self, callback: Callable[[], None]) -> None: ...
+    def on_lost(self, callback: Callable[[], Awaitable[None]]) -> None: ...
 
 
 class MediaUnavailableError(Exception):
@@ -93,18 +94,13 @@ class NoMediaEngine:
     async def leave(self, leg: MediaLegLike) -> None:
         return None
 
-    def on_lost(self, callback: Callable[[], None]) -> None:
+    def on_lost(self, callback: Callable[[], Awaitable[None]]) -> None:
         return None
 
 
-def build_engine(settings: Any) -> MediaEngineLike:
-    """``app.media.build_media_engine(settings)`` (Janus) when that package is present, else no engine."""
-    try:
-        module = importlib.import_module("app.media")
-    except ImportError:
-        module = None
-    factory = getattr(module, "build_media_engine", None)
-    if factory is None:
-        logging.getLogger("adhoc.calls").warning("no media engine (app.media): every call is answered 503")
-        return NoMediaEngine()
-    return cast(MediaEngineLike, factory(settings))
+def build_engine(settings: Settings) -> MediaEngineLike:
+    """The Janus AudioBridge engine ``settings`` ask for (``app.media``); unavailable ones answer 503."""
+    from app.media import build_media_engine
+
+    # its methods take its own MediaLeg, the legs it returned: the calls only hand those back
+    return cast("MediaEngineLike", build_media_engine(settings))

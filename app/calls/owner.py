@@ -60,13 +60,14 @@ class CallOwner:
     def poke(self) -> None:
         self._wake.set()
 
-    def _media_lost(self) -> None:
+    async def _media_lost(self) -> None:
         server = self.server
         if server is None:
             return
-        for call in list(server.calls.values()):
+        calls = list(server.calls.values())
+        for call in calls:
             call.leg = None  # gone with the engine
-            asyncio.ensure_future(server.hang_up(call, "media engine lost"))
+        await asyncio.gather(*(server.hang_up(call, "media engine lost") for call in calls), return_exceptions=True)
 
     async def _run(self) -> None:
         while True:

@@ -46,3 +46,40 @@ def run_uac(tmp: Path, scenario: str, target_port: int, service: str, *, extra: 
     errors = (workdir / "errors.log").read_text(errors="replace") if (workdir / "errors.log").exists() else ""
     assert proc.returncode == 0, f"sipp exit {proc.returncode}\n{errors[-3000:]}\n{log[-3000:]}"
     return log
+
+
+def start_uac(
+    tmp: Path, scenario: str, target_port: int, service: str, *, keys: dict[str, str]
+) -> tuple[subprocess.Popen[bytes], Path]:
+    """Start one SIPp UAC call in the background; returns the process and its work directory."""
+    sipp = require_binary("sipp")
+    workdir = tmp / f"uac-{Path(scenario).name}-{service}"
+    workdir.mkdir(exist_ok=True)
+    text = (SCENARIOS / scenario).read_text()
+    for key, value in keys.items():  # SIPp substitutes -key values in messages only, not in attributes
+        text = text.replace(f"[{key}]", value)
+    scenario_file = workdir / Path(scenario).name
+    scenario_file.write_text(text)
+    cmd = [
+        sipp, f"{HOST}:{target_port}", "-sf", str(scenario_file), "-s", service,
+        "-i", HOST, "-p", str(free_port()), "-m", "1", "-nostdin", "-trace_msg", "-mp", str(free_port()),
+        "-message_file", str(workdir / "messages.log"), "-trace_err", "-error_file", str(workdir / "errors.log"),
+        "-timeout", "30s", "-timeout_error",
+    ]  # fmt: skip
+    out = (workdir / "stdout.txt").open("wb")
+    proc = subprocess.Popen(cmd, cwd=workdir, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    out.close()
+    return proc, workdir
+
+
+def finish_uac(proc: subprocess.Popen[bytes], workdir: Path, timeout: float = 40) -> str:
+    try:
+        code = proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        code = -9
+    log = (workdir / "messages.log").read_text(errors="replace") if (workdir / "messages.log").exists() else ""
+    errors = (workdir / "errors.log").read_text(errors="replace") if (workdir / "errors.log").exists() else ""
+    assert code == 0, f"sipp exit {code}\n{errors[-3000:]}\n{log[-4000:]}"
+    return log

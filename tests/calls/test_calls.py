@@ -1,0 +1,79 @@
+"""Real calls (SIPp callers) into a conference mixed by a real Janus, driven through the real service."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.calls.conftest import CallingBridge, finish_uac, start_uac
+from tests.sip_registration.conftest import rpc, wait_until
+
+pytestmark = pytest.mark.skipif(shutil.which("janus") is None, reason="janus is not installed (apt-get install janus)")
+
+
+def _callers(bridge: Any, conference: str) -> list[dict[str, Any]]:
+    found = rpc(bridge, "participant.enumerate").get("participants", [])
+    return [p for p in found if p["conferenceName"] == conference]
+
+
+def test_early_offer_call_is_a_participant_until_it_hangs_up(calling: CallingBridge, tmp_path: Path) -> None:
+    b = calling.bridge
+    rpc(b, "conference.create", conferenceName="call-early", numericId="7601")
+    try:
+        proc, workdir = start_uac(tmp_path, "uac_call.xml", calling.sip_port, "7601", keys={"pause": "4000"})
+
+        def connected() -> list[dict[str, Any]] | None:
+            callers = _callers(b, "call-early")
+            return callers if callers and callers[0]["currentState"]["callState"] == "connected" else None
+
+        (caller,) = wait_until("caller connected", connected, timeout=20)
+        assert caller["participantType"] == "ad_hoc"
+        assert caller["participantProtocol"] == "sip"
+        state = caller["currentState"]
+        assert state["displayName"] == "SIPp Caller"
+        assert state["callDirection"] == "incoming"
+        assert state["address"].startswith("sip:caller@127.0.0.1")
+        assert "connectTime" in state
+        finish_uac(proc, workdir)
+        wait_until("caller gone", lambda: not _callers(b, "call-early"), timeout=10)
+    finally:
+        rpc(b, "conference.destroy", conferenceName="call-early")
+
+
+@pytest.mark.parametrize("how", ["participant.disconnect", "conference.destroy"])
+def test_the_bridge_hangs_up(calling: CallingBridge, tmp_path: Path, how: str) -> None:
+    b = calling.bridge
+    name = f"call-{how.split('.')[1]}"
+    rpc(b, "conference.create", conferenceName=name, numericId="7701" if "disc" in how else "7702")
+    destroyed = False
+    try:
+        number = "7701" if "disc" in how else "7702"
+        proc, workdir = start_uac(tmp_path, "uac_call.xml", calling.sip_port, number, keys={"pause": "25000"})
+        (caller,) = wait_until("caller joined", lambda: _callers(b, name) or None, timeout=20)
+        wait_until(
+            "caller connected",
+            lambda: _callers(b, name)[0]["currentState"]["callState"] == "connected" or None,
+            timeout=20,
+        )
+        if how == "participant.disconnect":
+            rpc(
+                b,
+                how,
+                conferenceName=name,
+                participantName=caller["participantName"],
+                participantType="ad_hoc",
+                participantProtocol="sip",
+            )
+        else:
+            rpc(b, how, conferenceName=name)
+            destroyed = True
+        log = finish_uac(proc, workdir)  # the scenario exits 0 only once it received a BYE and answered it
+        assert "BYE sip:caller@127.0.0.1" in log
+        if not destroyed:
+            wait_until("caller gone", lambda: not _callers(b, name), timeout=10)
+    finally:
+        if not destroyed:
+            rpc(b, "conference.destroy", conferenceName=name)
