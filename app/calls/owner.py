@@ -36,12 +36,12 @@ class CallOwner:
         media.on_lost(self._media_lost)
 
     async def start(self, ua: SipUserAgent) -> None:
+        self.server = CallServer(ua, self.media, self.participants)
+        ua.request_handler = self.server.on_request  # 503 while the engine starts
         try:
             await self.media.start()
         except Exception:
             log.exception("media engine did not start; calls get 503 until it does")
-        self.server = CallServer(ua, self.media, self.participants)
-        ua.request_handler = self.server.on_request
         self._task = asyncio.create_task(self._run(), name="calls-reconcile")
 
     async def stop(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.sip.conftest import HOST, SCENARIOS, free_port, require_binary
+from tests.sip_registration.conftest import wait_until
 from tests.support.bridge import Bridge, start_bridge
 
 
@@ -26,6 +28,8 @@ def calling(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CallingBridge]
         tmp_path_factory.mktemp("calls"),
         env_overrides={"ADHOC_SIP__LOCAL_PORT": str(port), "ADHOC_SIP__LOCAL_HOST": HOST},
     )
+    if shutil.which("janus") is not None:
+        wait_until("janus ready", lambda: "janus ready" in bridge.log_text() or None, timeout=30)
     yield CallingBridge(bridge, port)
     bridge.stop()
 
@@ -49,7 +53,7 @@ def run_uac(tmp: Path, scenario: str, target_port: int, service: str, *, extra: 
 
 
 def start_uac(
-    tmp: Path, scenario: str, target_port: int, service: str, *, keys: dict[str, str]
+    tmp: Path, scenario: str, target_port: int, service: str, *, keys: dict[str, str], timeout_s: int = 30
 ) -> tuple[subprocess.Popen[bytes], Path]:
     """Start one SIPp UAC call in the background; returns the process and its work directory."""
     sipp = require_binary("sipp")
@@ -64,7 +68,7 @@ def start_uac(
         sipp, f"{HOST}:{target_port}", "-sf", str(scenario_file), "-s", service,
         "-i", HOST, "-p", str(free_port()), "-m", "1", "-nostdin", "-trace_msg", "-mp", str(free_port()),
         "-message_file", str(workdir / "messages.log"), "-trace_err", "-error_file", str(workdir / "errors.log"),
-        "-timeout", "30s", "-timeout_error",
+        "-timeout", f"{timeout_s}s", "-timeout_error",
     ]  # fmt: skip
     out = (workdir / "stdout.txt").open("wb")
     proc = subprocess.Popen(cmd, cwd=workdir, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)

@@ -77,3 +77,46 @@ def test_the_bridge_hangs_up(calling: CallingBridge, tmp_path: Path, how: str) -
     finally:
         if not destroyed:
             rpc(b, "conference.destroy", conferenceName=name)
+
+
+def test_delayed_offer_call(calling: CallingBridge, tmp_path: Path) -> None:
+    b = calling.bridge
+    rpc(b, "conference.create", conferenceName="call-delayed", numericId="7801")
+    try:
+        proc, workdir = start_uac(tmp_path, "uac_delayed_offer.xml", calling.sip_port, "7801", keys={"pause": "3000"})
+
+        def connected() -> list[dict[str, Any]] | None:
+            callers = _callers(b, "call-delayed")
+            return callers if callers and callers[0]["currentState"]["callState"] == "connected" else None
+
+        (caller,) = wait_until("caller connected", connected, timeout=20)
+        assert caller["currentState"]["displayName"] == "Delayed Caller"
+        finish_uac(proc, workdir)
+        wait_until("caller gone", lambda: not _callers(b, "call-delayed"), timeout=10)
+    finally:
+        rpc(b, "conference.destroy", conferenceName="call-delayed")
+
+
+def test_cancel_before_answer(calling: CallingBridge, tmp_path: Path) -> None:
+    b = calling.bridge
+    rpc(b, "conference.create", conferenceName="call-cancel", numericId="7802")
+    try:
+        proc, workdir = start_uac(tmp_path, "uac_cancel.xml", calling.sip_port, "7802", keys={})
+        log = finish_uac(proc, workdir)
+        assert "SIP/2.0 487" in log
+        wait_until("no caller left", lambda: not _callers(b, "call-cancel"), timeout=10)
+    finally:
+        rpc(b, "conference.destroy", conferenceName="call-cancel")
+
+
+def test_unacked_200_is_retransmitted_then_the_call_is_cleared(calling: CallingBridge, tmp_path: Path) -> None:
+    b = calling.bridge
+    rpc(b, "conference.create", conferenceName="call-noack", numericId="7803")
+    try:
+        proc, workdir = start_uac(tmp_path, "uac_no_ack.xml", calling.sip_port, "7803", keys={}, timeout_s=55)
+        log = finish_uac(proc, workdir, timeout=60)
+        assert log.count("SIP/2.0 200 OK") >= 3  # the first 200 and at least two retransmissions
+        assert "BYE sip:caller@127.0.0.1" in log
+        wait_until("caller gone", lambda: not _callers(b, "call-noack"), timeout=10)
+    finally:
+        rpc(b, "conference.destroy", conferenceName="call-noack")
