@@ -6,8 +6,9 @@ import re
 from pathlib import Path
 
 from tests.calls.conftest import CallingBridge, run_uac
-from tests.sip.conftest import SCENARIOS
+from tests.sip.conftest import SCENARIOS, free_port
 from tests.sip_registration.conftest import rpc
+from tests.support.bridge import start_bridge
 
 
 def _final_status(log: str) -> tuple[int, str]:
@@ -32,11 +33,6 @@ def test_refusals(calling: CallingBridge, tmp_path: Path) -> None:
         assert status == 403
         assert "PIN entry is not supported yet" in response
         assert _final_status(run_uac(tmp_path, "uac_invite_refused.xml", calling.sip_port, "7401"))[0] == 486
-        # a conference that may be joined, but no media engine: 503 with Retry-After (chair and guest number)
-        for number in ("7101", "7102"):
-            status, response = _final_status(run_uac(tmp_path, "uac_invite_refused.xml", calling.sip_port, number))
-            assert status == 503
-            assert re.search(r"(?im)^Retry-After: *[0-9]+", response)
         enumerated = rpc(b, "participant.enumerate")
         assert [p["participantName"] for p in enumerated["participants"]] == ["p1"]  # no caller left behind
     finally:
@@ -74,3 +70,21 @@ def test_bad_offers(calling: CallingBridge, tmp_path: Path) -> None:
         assert rpc(b, "participant.enumerate").get("participants", []) == []
     finally:
         rpc(b, "conference.destroy", conferenceName="route-sdp")
+
+
+def test_no_media_engine_is_503_with_retry_after(tmp_path: Path) -> None:
+    port = free_port()
+    bridge = start_bridge(
+        tmp_path / "data",
+        env_overrides={"ADHOC_SIP__LOCAL_PORT": str(port), "ADHOC_MEDIA__JANUS_BINARY": "/nonexistent/janus"},
+    )
+    try:
+        rpc(bridge, "conference.create", conferenceName="route-nomedia", numericId="7111", guestNumericId="7112")
+        for number in ("7111", "7112"):  # chair and guest number
+            status, response = _final_status(run_uac(tmp_path, "uac_invite_refused.xml", port, number))
+            assert status == 503
+            assert re.search(r"(?im)^Retry-After: *[0-9]+", response)
+        assert rpc(bridge, "participant.enumerate").get("participants", []) == []
+        assert rpc(bridge, "conference.status", conferenceName="route-nomedia")["conferenceName"] == "route-nomedia"
+    finally:
+        bridge.stop()
