@@ -120,3 +120,15 @@ def test_unacked_200_is_retransmitted_then_the_call_is_cleared(calling: CallingB
         wait_until("caller gone", lambda: not _callers(b, "call-noack"), timeout=10)
     finally:
         rpc(b, "conference.destroy", conferenceName="call-noack")
+
+
+def test_reinvite_to_hold_and_back(calling: CallingBridge, tmp_path: Path) -> None:
+    b = calling.bridge
+    rpc(b, "conference.create", conferenceName="call-hold", numericId="7804")
+    try:
+        proc, workdir = start_uac(tmp_path, "uac_hold_resume.xml", calling.sip_port, "7804", keys={})
+        log = finish_uac(proc, workdir)  # each 200 is checked for the reverse direction and the running codec
+        assert log.count("a=recvonly") == 1
+        wait_until("caller gone", lambda: not _callers(b, "call-hold"), timeout=10)
+    finally:
+        rpc(b, "conference.destroy", conferenceName="call-hold")
