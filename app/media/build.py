@@ -38,7 +38,7 @@ def build_media_engine(settings: Settings) -> MediaEngine:
     media = settings.media
     if media.janus_url is not None:
         secret = media.janus_api_secret.get_secret_value() if media.janus_api_secret is not None else None
-        return MediaEngine(ExternalJanus(media.janus_url, secret or None), destroy_rooms_on_stop=True)
+        return MediaEngine(ExternalJanus(media.janus_url, secret or None), shared_janus=True)
     binary = shutil.which(media.janus_binary)
     if binary is None:
         reason = f"no janus program ({media.janus_binary!r} not found); {INSTALL_HINT}"

@@ -11,19 +11,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Protocol
 
 import httpx
 
 from app.media import audiobridge
 from app.media.errors import MediaError, MediaUnavailable
-from app.media.janus_api import JanusSession
 from app.media.janus_process import JanusEndpoint
 from app.media.leg import Codec, MediaLeg
+from app.media.live_janus import LegState, LiveJanus
 
 __all__ = ["JanusBackend", "MediaEngine"]
 
@@ -34,6 +35,8 @@ LostCallback = Callable[[], Awaitable[None]]
 START_TIMEOUT = 20.0
 """``start`` waits this long for Janus to be usable; after that it returns and the engine keeps trying."""
 RECONNECT_DELAY = 1.0
+FAILURES_BEFORE_RECYCLE = 3
+"""Failed session set-ups on one Janus that answers /info before our own Janus is restarted (it is stuck)."""
 STOP_CLEANUP_TIMEOUT = 5.0
 
 
@@ -46,27 +49,8 @@ class JanusBackend(Protocol):
 
     async def stop(self) -> None: ...
 
-
-@dataclass(eq=False)
-class _Leg:
-    leg: MediaLeg
-    handle: int
-    display: str
-    remote_ip: str
-    remote_port: int
-    opus_pt: int | None
-    muted: bool = False
-
-
-@dataclass(eq=False)
-class _Live:
-    """One Janus session and what exists in it; replaced as a whole when Janus is lost."""
-
-    session: JanusSession
-    control: int
-    rooms: set[int] = field(default_factory=set)
-    legs: dict[str, _Leg] = field(default_factory=dict)
-    room_locks: dict[int, asyncio.Lock] = field(default_factory=dict)
+    async def recycle(self, endpoint: JanusEndpoint) -> None:
+        """``endpoint`` answers but cannot be used: restart it if it is ours (an external one: nothing)."""
 
 
 class MediaEngine:
@@ -78,14 +62,14 @@ class MediaEngine:
         *,
         unavailable_reason: str = "",
         start_timeout: float = START_TIMEOUT,
-        destroy_rooms_on_stop: bool = False,
+        shared_janus: bool = False,
     ) -> None:
         self._backend = backend
         self._unavailable_reason = unavailable_reason
         self._start_timeout = start_timeout
-        self._destroy_rooms_on_stop = destroy_rooms_on_stop
+        self._shared_janus = shared_janus
         self._rooms: set[int] = set()
-        self._live: _Live | None = None
+        self._live: LiveJanus | None = None
         self._up = asyncio.Event()
         self._callbacks: list[LostCallback] = []
         self._callback_tasks: set[asyncio.Task[None]] = set()
@@ -101,6 +85,11 @@ class MediaEngine:
         """True while a Janus session is up: ``join`` can work."""
         live = self._live
         return live is not None and not live.session.lost.is_set()
+
+    @property
+    def backend(self) -> JanusBackend | None:
+        """Where Janus comes from (``JanusSupervisor``, ``ExternalJanus``), None without one."""
+        return self._backend
 
     @property
     def configured(self) -> bool:
@@ -133,7 +122,10 @@ class MediaEngine:
         return self.available
 
     async def stop(self) -> None:
-        """Leave every leg, close the session, stop our Janus. No ``on_lost`` callback runs."""
+        """Stop our Janus (a shared one: our legs leave and our rooms go), close the session.
+
+        No ``on_lost`` callback runs; the rooms are remembered and come back with the next ``start``.
+        """
         if not self._started:
             return
         self._started = False
@@ -145,9 +137,11 @@ class MediaEngine:
         live, self._live = self._live, None
         self._up.clear()
         if live is not None:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(STOP_CLEANUP_TIMEOUT):
-                    await self._clean_up(live)
+            live.cancel_refill()
+            if self._shared_janus:
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(STOP_CLEANUP_TIMEOUT):
+                        await live.clean_up()
             await live.session.close()
         if self._backend is not None:
             await self._backend.stop()
@@ -157,30 +151,29 @@ class MediaEngine:
         for callback_task in list(self._callback_tasks):
             callback_task.cancel()
 
-    async def _clean_up(self, live: _Live) -> None:
-        for state in list(live.legs.values()):
-            with contextlib.suppress(MediaError):
-                await live.session.detach(state.handle)
-        live.legs.clear()
-        if self._destroy_rooms_on_stop:
-            for room in sorted(live.rooms):
-                with contextlib.suppress(MediaError):
-                    await audiobridge.destroy_room(live.session, live.control, room)
-
     def on_lost(self, callback: LostCallback) -> None:
         """Run ``callback`` (as a task) whenever Janus is lost: every leg is gone then."""
         self._callbacks.append(callback)
 
     async def _run(self, backend: JanusBackend, client: httpx.AsyncClient) -> None:
+        failures = 0
+        failed_endpoint: JanusEndpoint | None = None
         while True:
             endpoint = await backend.wait_up()
+            if endpoint is not failed_endpoint:
+                failures, failed_endpoint = 0, endpoint
             try:
-                live = await self._connect(client, endpoint)
+                live = await LiveJanus.connect(client, endpoint, self._rooms)
             except MediaError as exc:
+                failures += 1
                 log.warning("media: cannot use janus at %s (%s); retrying", endpoint.url, exc)
+                if failures >= FAILURES_BEFORE_RECYCLE and not endpoint.gone.is_set():
+                    await backend.recycle(endpoint)
                 await asyncio.sleep(RECONNECT_DELAY)
                 continue
+            failures, failed_endpoint = 0, None
             self._live = live
+            live.refill()
             self._up.set()
             log.info("media: janus ready", extra={"janus": endpoint.url, "rooms": len(live.rooms)})
             lost = asyncio.ensure_future(live.session.lost.wait())
@@ -192,6 +185,7 @@ class MediaEngine:
                 gone.cancel()
             self._up.clear()
             self._live = None
+            live.cancel_refill()
             reason = live.session.lost_reason if live.session.lost.is_set() else "janus exited"
             log.warning(
                 "media: janus lost (%s); %d call(s) lose their media, %d room(s) come back with janus",
@@ -202,19 +196,6 @@ class MediaEngine:
             live.legs.clear()
             await live.session.close()
             self._fire_lost()
-
-    async def _connect(self, client: httpx.AsyncClient, endpoint: JanusEndpoint) -> _Live:
-        session = await JanusSession.open(client, endpoint.url, endpoint.api_secret)
-        try:
-            control = await session.attach(audiobridge.PLUGIN)
-            live = _Live(session, control)
-            for room in sorted(self._rooms):
-                await audiobridge.create_room(session, control, room)
-                live.rooms.add(room)
-        except BaseException:
-            await session.close()
-            raise
-        return live
 
     def _fire_lost(self) -> None:
         for callback in self._callbacks:
@@ -231,7 +212,7 @@ class MediaEngine:
 
     # -- rooms -----------------------------------------------------------------------------------------------
 
-    def _require(self) -> _Live:
+    def _require(self) -> LiveJanus:
         live = self._live
         if live is None or live.session.lost.is_set():
             if self._backend is None:
@@ -246,29 +227,34 @@ class MediaEngine:
         created when Janus is back.
         """
         self._rooms.add(room)
-        await self._ensure_in(self._require(), room)
-
-    async def _ensure_in(self, live: _Live, room: int) -> None:
-        if room in live.rooms:
-            return
-        lock = live.room_locks.setdefault(room, asyncio.Lock())
-        async with lock:
-            if room not in live.rooms:
-                await audiobridge.create_room(live.session, live.control, room)
-                live.rooms.add(room)
+        await self._require().ensure_room(room)
 
     async def destroy_room(self, room: int) -> None:
-        """Remove ``room`` and every leg in it from Janus. Idempotent; nothing to do when Janus is down."""
+        """Remove ``room`` and every leg in it from Janus. Idempotent, never raises (a Janus error is logged);
+        nothing to do when Janus is down.
+        """
         self._rooms.discard(room)
         live = self._live
         if live is None or live.session.lost.is_set():
             return
         for state in [s for s in live.legs.values() if s.leg.room == room]:
             live.legs.pop(state.leg.leg_id, None)
-            await live.session.detach(state.handle)
-        with contextlib.suppress(MediaUnavailable):
-            await audiobridge.destroy_room(live.session, live.control, room)
+            await self._detach_quietly(live, state.handle)
         live.rooms.discard(room)
+        live.room_locks.pop(room, None)
+        try:
+            await audiobridge.destroy_room(live.session, live.control, room)
+        except MediaUnavailable:
+            return
+        except MediaError as exc:
+            log.warning("media: room %d not destroyed: %s", room, exc)
+
+    @staticmethod
+    async def _detach_quietly(live: LiveJanus, handle: int) -> None:
+        try:
+            await live.session.detach(handle)
+        except MediaError as exc:
+            log.warning("media: a leg did not leave cleanly: %s", exc)
 
     # -- legs ------------------------------------------------------------------------------------------------
 
@@ -287,20 +273,21 @@ class MediaEngine:
         The leg's ``local_ip``/``local_port`` is where the caller must send its RTP (our SDP answer);
         Janus sends nothing before it has received a first packet there.
         """
+        _check_remote(remote_ip, remote_port)
         self._rooms.add(room)
         live = self._require()
-        await self._ensure_in(live, room)
+        await live.ensure_room(room)
         pt = opus_pt if codec == "opus" else None
         handle, joined = await self._join_handle(live, room, display, codec, remote_ip, remote_port, pt, False)
         leg = MediaLeg(uuid.uuid4().hex, room, joined.ip, joined.port, joined.payload_type, codec)
         if self._live is not live:
             raise MediaUnavailable("media unavailable: janus was lost during the join")
-        live.legs[leg.leg_id] = _Leg(leg, handle, display, remote_ip, remote_port, pt)
+        live.legs[leg.leg_id] = LegState(leg, handle, display, remote_ip, remote_port, pt)
         return leg
 
     async def _join_handle(
         self,
-        live: _Live,
+        live: LiveJanus,
         room: int,
         display: str,
         codec: Codec,
@@ -309,7 +296,7 @@ class MediaEngine:
         payload_type: int | None,
         muted: bool,
     ) -> tuple[int, audiobridge.JoinedParticipant]:
-        handle = await live.session.attach(audiobridge.PLUGIN)
+        handle = await live.take_handle()
         try:
             for attempt in (1, 2):
                 try:
@@ -330,14 +317,14 @@ class MediaEngine:
                     if exc.code != audiobridge.ERR_NO_SUCH_ROOM or attempt == 2:
                         raise
                     live.rooms.discard(room)
-                    await self._ensure_in(live, room)
+                    await live.ensure_room(room)
             raise AssertionError("unreachable")
         except BaseException:
             with contextlib.suppress(MediaError):
                 await live.session.detach(handle)
             raise
 
-    def _leg_state(self, live: _Live, leg: MediaLeg) -> _Leg:
+    def _leg_state(self, live: LiveJanus, leg: MediaLeg) -> LegState:
         state = live.legs.get(leg.leg_id)
         if state is None:
             raise MediaError("no such media leg (it left, or janus was lost since)")
@@ -346,11 +333,13 @@ class MediaEngine:
     async def update_remote(self, leg: MediaLeg, remote_ip: str, remote_port: int) -> MediaLeg:
         """Send the leg's mix to a new caller address (re-INVITE). Janus 1.1 cannot re-point a plain-RTP
         participant, so the call joins again on a new handle first and the old one leaves after: the
-        returned leg (same ``leg_id``) may carry a new ``local_port`` for the SDP answer.
+        returned leg (same ``leg_id``) may carry a new ``local_port`` for the SDP answer. An unchanged address,
+        or ``0.0.0.0`` (RFC 2543 hold: nowhere to send to), keeps the leg as it is.
         """
+        _check_remote(remote_ip, remote_port)
         live = self._require()
         state = self._leg_state(live, leg)
-        if (state.remote_ip, state.remote_port) == (remote_ip, remote_port):
+        if (state.remote_ip, state.remote_port) == (remote_ip, remote_port) or _unspecified(remote_ip):
             return state.leg
         handle, joined = await self._join_handle(
             live, state.leg.room, state.display, state.leg.codec, remote_ip, remote_port, state.opus_pt, state.muted
@@ -358,7 +347,7 @@ class MediaEngine:
         old_handle = state.handle
         state.handle, state.remote_ip, state.remote_port = handle, remote_ip, remote_port
         state.leg = replace(state.leg, local_ip=joined.ip, local_port=joined.port, payload_type=joined.payload_type)
-        await live.session.detach(old_handle)
+        await self._detach_quietly(live, old_handle)
         return state.leg
 
     async def set_muted(self, leg: MediaLeg, muted: bool) -> None:
@@ -369,10 +358,28 @@ class MediaEngine:
         state.muted = muted
 
     async def leave(self, leg: MediaLeg) -> None:
-        """Take the leg out of its room. Idempotent; a leg from before a Janus loss is already gone."""
+        """Take the leg out of its room. Idempotent, never raises (a Janus error is logged); a leg from before
+        a Janus loss is already gone.
+        """
         live = self._live
         if live is None:
             return
         state = live.legs.pop(leg.leg_id, None)
         if state is not None:
-            await live.session.detach(state.handle)
+            await self._detach_quietly(live, state.handle)
+
+
+def _check_remote(remote_ip: str, remote_port: int) -> None:
+    """Janus 1.1 sends plain RTP over IPv4 only; anything else would be a leg that silently never hears."""
+    try:
+        address = ipaddress.ip_address(remote_ip)
+    except ValueError:
+        raise MediaError(f"not an IP address: {remote_ip!r}") from None
+    if address.version != 4:
+        raise MediaError("only IPv4 RTP addresses are supported")
+    if not 1 <= remote_port <= 65535:
+        raise MediaError(f"not a UDP port: {remote_port}")
+
+
+def _unspecified(remote_ip: str) -> bool:
+    return ipaddress.ip_address(remote_ip).is_unspecified

@@ -28,12 +28,12 @@ JanusEvent = dict[str, Any]
 
 KEEPALIVE_INTERVAL = 25.0
 """Seconds between keepalives; Janus drops a session after 60 s without one."""
-LONG_POLL_MAX_EVENTS = 16
+LONG_POLL_MAX_EVENTS = 64
 LONG_POLL_TIMEOUT = 45.0
 """Janus answers an idle long poll with a keepalive after 30 s; longer than that without a reply is a stall."""
 REQUEST_TIMEOUT = 10.0
 EVENT_TIMEOUT = 10.0
-STALLS_BEFORE_LOST = 3
+STALLS_BEFORE_LOST = 2
 """Consecutive long-poll or keepalive timeouts (Janus accepting connections but not answering) before giving up."""
 
 ERR_SESSION_NOT_FOUND = 458
@@ -89,6 +89,7 @@ class JanusSession:
         self._tasks: list[asyncio.Task[None]] = []
         self.lost = asyncio.Event()
         self.lost_reason = ""
+        self._closing = False
 
     @classmethod
     async def open(
@@ -154,6 +155,7 @@ class JanusSession:
 
     async def close(self) -> None:
         """Destroy the session (best effort, bounded) and stop its tasks."""
+        self._closing = True
         if not self.lost.is_set():
             with contextlib.suppress(MediaError, TimeoutError):
                 async with asyncio.timeout(3):
@@ -188,7 +190,7 @@ class JanusSession:
             return
         self.lost_reason = reason
         self.lost.set()
-        if not quiet:
+        if not quiet and not self._closing:
             log.warning("janus session lost: %s", reason, extra={"janus_session": self.session_id})
         for future in self._pending.values():
             if not future.done():
@@ -237,8 +239,8 @@ class JanusSession:
             if future is not None and not future.done():
                 future.set_result(event)
                 return
-        if kind == "error" and event.get("error", {}).get("code") == ERR_SESSION_NOT_FOUND:
-            self._lose("Janus no longer knows the session")
+        if kind == "timeout" or (kind == "error" and event.get("error", {}).get("code") == ERR_SESSION_NOT_FOUND):
+            self._lose("Janus timed the session out" if kind == "timeout" else "Janus no longer knows the session")
             return
         if self._on_event is not None:
             try:

@@ -102,7 +102,7 @@ general: {{
 \ttransports_folder = {_quote(folders.transports)}
 \tevents_folder = {_quote(folders.events)}
 \tloggers_folder = {_quote(folders.loggers)}
-\tdebug_level = 4
+\tdebug_level = 3
 \tdebug_timestamps = true
 \tserver_name = "adhoc-bridge"
 \tsession_timeout = 60

@@ -40,6 +40,9 @@ class ExternalJanus:
             delay = min(delay * 2, RETRY_MAX)
         return JanusEndpoint(self.url, self._api_secret)
 
+    async def recycle(self, endpoint: JanusEndpoint) -> None:
+        """Not ours to restart: keep retrying it."""
+
     async def stop(self) -> None:
         if self._client is not None:
             await self._client.aclose()

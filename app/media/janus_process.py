@@ -74,6 +74,20 @@ async def wait_for_info(client: httpx.AsyncClient, url: str, *, timeout: float) 
         delay = min(delay * 2, 0.5)
 
 
+def _orphaned(pid: int) -> bool:
+    """True when ``pid``'s parent is gone (it was re-parented to init or a subreaper): nobody supervises it."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+        ppid = int(next(line.split()[1] for line in status.splitlines() if line.startswith("PPid:")))
+        if ppid <= 1:
+            return True
+        parent = Path(f"/proc/{ppid}/comm").read_text().strip()
+    except (OSError, StopIteration, ValueError):
+        return False
+    # Its parent is alive: a service of ours (another owner, shutting down or not) is not to be disturbed.
+    return not parent.startswith(("python", "adhoc-bridge"))
+
+
 class JanusSupervisor:
     """Runs one Janus process at a time under ``directory``; ``wait_up`` gives the live one's endpoint."""
 
@@ -95,6 +109,11 @@ class JanusSupervisor:
         """PID of the Janus running now (None between runs)."""
         process = self._process
         return process.pid if process is not None and process.returncode is None else None
+
+    @property
+    def endpoint(self) -> JanusEndpoint | None:
+        """The API of the Janus running now (None between runs)."""
+        return self._endpoint
 
     async def start(self) -> None:
         if self._task is not None:
@@ -120,6 +139,13 @@ class JanusSupervisor:
         if self._client is not None:
             await self._client.aclose()
             self._client = None
+
+    async def recycle(self, endpoint: JanusEndpoint) -> None:
+        """Our Janus answers /info but refuses sessions (stuck or broken): stop it; the loop starts another."""
+        if endpoint is self._endpoint and self._process is not None and self._process.returncode is None:
+            log.warning("janus answers but cannot be used; restarting it", extra={"pid": self._process.pid})
+            with contextlib.suppress(ProcessLookupError):
+                self._process.kill()
 
     def _set_endpoint(self, endpoint: JanusEndpoint | None) -> None:
         self._endpoint = endpoint
@@ -235,7 +261,7 @@ class JanusSupervisor:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
         except (OSError, ValueError):
             return
-        if str(self.directory / "janus.jcfg").encode() in cmdline:
+        if str(self.directory / "janus.jcfg").encode() in cmdline and _orphaned(pid):
             log.warning("killing a janus left behind by an earlier run", extra={"pid": pid})
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
