@@ -84,12 +84,29 @@ class CallOwner:
 
     async def reconcile(self) -> None:
         server = self.server
-        if server is None or not server.calls:
+        if server is None or not (server.calls or server.rooms):
             return
         revision = await self.participants.current_revision()
         if revision == self._revision:
             return
         self._revision = revision
+        await self._hang_up_removed(server)
+        await self._destroy_dead_rooms(server)
+
+    async def _destroy_dead_rooms(self, server: CallServer) -> None:
+        """Rooms of conferences destroyed, ended or cleaned up (their calls were hung up first)."""
+        rooms = list(server.rooms)
+        live = await self.participants.live_conferences(rooms)
+        for room in rooms:
+            if room in live or any(c.conference_id == room for c in server.calls.values()):
+                continue
+            server.rooms.discard(room)
+            try:
+                await self.media.destroy_room(room)
+            except Exception as exc:  # the engine's own errors: a room left behind is re-used or dropped with Janus
+                log.debug("cannot destroy room %s: %s", room, exc)
+
+    async def _hang_up_removed(self, server: CallServer) -> None:
         calls = [c for c in server.calls.values() if not c.ended]
         states = await self.participants.states([c.participant_id for c in calls])
         for call in calls:

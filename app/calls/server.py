@@ -63,6 +63,8 @@ class CallServer:
         self._pending: dict[str, Call | None] = {}  # INVITE branch -> call being set up (None: not yet)
         self._cancelled: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
+        self.rooms: set[int] = set()
+        """Mixing rooms this server made sure of (one per conference); the owner destroys dead ones."""
 
     # -- plumbing --------------------------------------------------------------------------------------
 
@@ -202,6 +204,7 @@ class CallServer:
         )
         try:
             await self.media.ensure_room(admission.conference_id)
+            self.rooms.add(admission.conference_id)
             if choice is not None and offer is not None:
                 call.choice = choice
                 call.leg = await self.media.join(

@@ -742,6 +742,18 @@ class CallParticipants:
 
         return await service.database.run(unit, write=False)
 
+    async def live_conferences(self, conference_ids: list[int]) -> set[int]:
+        """Which of these conferences exist and are active (the others' mixing rooms can go)."""
+        if not conference_ids:
+            return set()
+        now = self.service.clock()
+
+        def unit(session: Session) -> set[int]:
+            rows = session.query(Conference).filter(Conference.id.in_(conference_ids))
+            return {conference.id for conference in rows if conference_is_active(conference, now)}
+
+        return await self.service.database.run(unit, write=False)
+
     async def current_revision(self) -> int:
         def unit(session: Session) -> int:
             return store.current_revision(session)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -21,6 +22,15 @@ class CallingBridge:
     sip_port: int
 
 
+def calling_env(sip_port: int) -> dict[str, str | None]:
+    low = random.randrange(20000, 38000, 2)  # Janus's RTP ports: apart from parallel runs' and the phones'
+    return {
+        "ADHOC_SIP__LOCAL_PORT": str(sip_port),
+        "ADHOC_SIP__LOCAL_HOST": HOST,
+        "ADHOC_MEDIA__RTP_PORTS": f"{low}-{low + 199}",
+    }
+
+
 @pytest.fixture(scope="module")
 def calling(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CallingBridge]:
     port = free_port()
@@ -38,7 +48,7 @@ def run_uac(tmp: Path, scenario: str, target_port: int, service: str, *, extra: 
     """Run one SIPp UAC call to ``service@127.0.0.1:target_port``; returns its message log."""
     sipp = require_binary("sipp")
     workdir = tmp / f"uac-{Path(scenario).name}-{service}"
-    workdir.mkdir(exist_ok=True)
+    workdir.mkdir(parents=True, exist_ok=True)
     cmd = [
         sipp, f"{HOST}:{target_port}", "-sf", str(SCENARIOS / scenario), "-s", service,
         "-i", HOST, "-p", str(free_port()), "-m", "1", "-nostdin", "-trace_msg",
@@ -53,12 +63,19 @@ def run_uac(tmp: Path, scenario: str, target_port: int, service: str, *, extra: 
 
 
 def start_uac(
-    tmp: Path, scenario: str, target_port: int, service: str, *, keys: dict[str, str], timeout_s: int = 30
+    tmp: Path,
+    scenario: str,
+    target_port: int,
+    service: str,
+    *,
+    keys: dict[str, str],
+    timeout_s: int = 30,
+    transport: str = "u1",
 ) -> tuple[subprocess.Popen[bytes], Path]:
     """Start one SIPp UAC call in the background; returns the process and its work directory."""
     sipp = require_binary("sipp")
-    workdir = tmp / f"uac-{Path(scenario).name}-{service}"
-    workdir.mkdir(exist_ok=True)
+    workdir = tmp / f"uac-{Path(scenario).name}-{service}-{transport}"
+    workdir.mkdir(parents=True, exist_ok=True)
     text = (SCENARIOS / scenario).read_text()
     for key, value in keys.items():  # SIPp substitutes -key values in messages only, not in attributes
         text = text.replace(f"[{key}]", value)
@@ -68,7 +85,7 @@ def start_uac(
         sipp, f"{HOST}:{target_port}", "-sf", str(scenario_file), "-s", service,
         "-i", HOST, "-p", str(free_port()), "-m", "1", "-nostdin", "-trace_msg", "-mp", str(free_port()),
         "-message_file", str(workdir / "messages.log"), "-trace_err", "-error_file", str(workdir / "errors.log"),
-        "-timeout", f"{timeout_s}s", "-timeout_error",
+        "-timeout", f"{timeout_s}s", "-timeout_error", "-t", transport,
     ]  # fmt: skip
     out = (workdir / "stdout.txt").open("wb")
     proc = subprocess.Popen(cmd, cwd=workdir, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import re
 import shutil
+import signal
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.calls.conftest import CallingBridge, finish_uac, start_uac
+from tests.calls.conftest import CallingBridge, calling_env, finish_uac, start_uac
+from tests.sip.conftest import free_port
 from tests.sip_registration.conftest import rpc, wait_until
+from tests.support.bridge import start_bridge
 
 pytestmark = pytest.mark.skipif(shutil.which("janus") is None, reason="janus is not installed (apt-get install janus)")
 
@@ -132,3 +137,49 @@ def test_reinvite_to_hold_and_back(calling: CallingBridge, tmp_path: Path) -> No
         wait_until("caller gone", lambda: not _callers(b, "call-hold"), timeout=10)
     finally:
         rpc(b, "conference.destroy", conferenceName="call-hold")
+
+
+def test_a_call_over_tcp(calling: CallingBridge, tmp_path: Path) -> None:
+    b = calling.bridge
+    rpc(b, "conference.create", conferenceName="call-tcp", numericId="7805")
+    try:
+        proc, workdir = start_uac(
+            tmp_path, "uac_call.xml", calling.sip_port, "7805", keys={"pause": "1500"}, transport="t1"
+        )
+        (caller,) = wait_until("caller joined", lambda: _callers(b, "call-tcp") or None, timeout=20)
+        assert caller["participantProtocol"] == "sip"
+        log = finish_uac(proc, workdir)
+        assert "Via: SIP/2.0/TCP" in log
+        wait_until("caller gone", lambda: not _callers(b, "call-tcp"), timeout=10)
+    finally:
+        rpc(b, "conference.destroy", conferenceName="call-tcp")
+
+
+def test_options_ping_is_answered(calling: CallingBridge, tmp_path: Path) -> None:
+    proc, workdir = start_uac(tmp_path, "uac_options.xml", calling.sip_port, "options", keys={})
+    assert "SIP/2.0 200 OK" in finish_uac(proc, workdir)
+
+
+def test_janus_killed_during_a_call_hangs_up_and_new_calls_work_once_it_is_back(tmp_path: Path) -> None:
+    port = free_port()
+    bridge = start_bridge(tmp_path / "data", env_overrides=calling_env(port))
+    try:
+        wait_until("janus ready", lambda: "janus ready" in bridge.log_text() or None, timeout=30)
+        rpc(bridge, "conference.create", conferenceName="call-janus", numericId="7806")
+        proc, workdir = start_uac(tmp_path, "uac_call.xml", port, "7806", keys={"pause": "25000"})
+        wait_until(
+            "caller connected",
+            lambda: [c["currentState"]["callState"] for c in _callers(bridge, "call-janus")] == ["connected"] or None,
+            timeout=20,
+        )
+        (janus_pid,) = {int(pid) for pid in re.findall(r"janus started pid=([0-9]+)", bridge.log_text())}
+        os.kill(janus_pid, signal.SIGKILL)
+        log = finish_uac(proc, workdir)  # exits 0 only after the bridge's BYE
+        assert "BYE sip:caller@127.0.0.1" in log
+        wait_until("caller gone", lambda: not _callers(bridge, "call-janus"), timeout=10)
+        wait_until("janus back", lambda: len(re.findall("janus ready", bridge.log_text())) >= 2 or None, timeout=30)
+        again, again_dir = start_uac(tmp_path / "again", "uac_call.xml", port, "7806", keys={"pause": "500"})
+        assert "SIP/2.0 200 OK" in finish_uac(again, again_dir)
+        assert rpc(bridge, "conference.status", conferenceName="call-janus")["conferenceName"] == "call-janus"
+    finally:
+        bridge.stop()
