@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import shutil
@@ -9,12 +10,14 @@ import signal
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.calls.conftest import CallingBridge, calling_env, finish_uac, start_uac
 from tests.sip.conftest import free_port
 from tests.sip_registration.conftest import rpc, wait_until
 from tests.support.bridge import start_bridge
+from tests.support.janus import RawJanus
 
 pytestmark = pytest.mark.skipif(shutil.which("janus") is None, reason="janus is not installed (apt-get install janus)")
 
@@ -48,14 +51,18 @@ def test_early_offer_call_is_a_participant_until_it_hangs_up(calling: CallingBri
         rpc(b, "conference.destroy", conferenceName="call-early")
 
 
-@pytest.mark.parametrize("how", ["participant.disconnect", "conference.destroy"])
+@pytest.mark.parametrize(
+    "how", ["participant.disconnect", "participant.remove", "conference.destroy", "conference.end"]
+)
 def test_the_bridge_hangs_up(calling: CallingBridge, tmp_path: Path, how: str) -> None:
     b = calling.bridge
     name = f"call-{how.split('.')[1]}"
-    rpc(b, "conference.create", conferenceName=name, numericId="7701" if "disc" in how else "7702")
+    number = {"participant.disconnect": "7701", "participant.remove": "7703", "conference.destroy": "7702"}.get(
+        how, "7704"
+    )
+    rpc(b, "conference.create", conferenceName=name, numericId=number)
     destroyed = False
     try:
-        number = "7701" if "disc" in how else "7702"
         proc, workdir = start_uac(tmp_path, "uac_call.xml", calling.sip_port, number, keys={"pause": "25000"})
         (caller,) = wait_until("caller joined", lambda: _callers(b, name) or None, timeout=20)
         wait_until(
@@ -63,7 +70,7 @@ def test_the_bridge_hangs_up(calling: CallingBridge, tmp_path: Path, how: str) -
             lambda: _callers(b, name)[0]["currentState"]["callState"] == "connected" or None,
             timeout=20,
         )
-        if how == "participant.disconnect":
+        if how.startswith("participant."):
             rpc(
                 b,
                 how,
@@ -74,7 +81,7 @@ def test_the_bridge_hangs_up(calling: CallingBridge, tmp_path: Path, how: str) -
             )
         else:
             rpc(b, how, conferenceName=name)
-            destroyed = True
+            destroyed = how == "conference.destroy"
         log = finish_uac(proc, workdir)  # the scenario exits 0 only once it received a BYE and answered it
         assert "BYE sip:caller@127.0.0.1" in log
         if not destroyed:
@@ -183,3 +190,63 @@ def test_janus_killed_during_a_call_hangs_up_and_new_calls_work_once_it_is_back(
         assert rpc(bridge, "conference.status", conferenceName="call-janus")["conferenceName"] == "call-janus"
     finally:
         bridge.stop()
+
+
+def _janus(bridge: Any) -> RawJanus:
+    url = re.findall(r"janus started pid=[0-9]+ api=(\S+)", bridge.log_text())[-1]
+    config = (bridge.data_dir / "janus" / "janus.jcfg").read_text()
+    secret = re.search(r'api_secret = "([^"]*)"', config)
+    return RawJanus(url, secret.group(1) if secret else None)
+
+
+def test_audio_rx_muted_mutes_the_caller_in_the_mix_and_the_room_goes_with_the_conference(
+    calling: CallingBridge, tmp_path: Path
+) -> None:
+    b = calling.bridge
+    rpc(b, "conference.create", conferenceName="call-mute", numericId="7807")
+    room = rpc(b, "conference.status", conferenceName="call-mute")["uniqueId"]
+    janus = _janus(b)
+    proc, workdir = start_uac(tmp_path, "uac_call.xml", calling.sip_port, "7807", keys={"pause": "25000"})
+    destroyed = False
+    try:
+        (caller,) = wait_until("caller joined", lambda: _callers(b, "call-mute") or None, timeout=20)
+
+        def muted_in_janus() -> bool | None:
+            found = asyncio.run(_participants(janus, room))
+            return True if found and all(p.get("muted") for p in found) else None
+
+        rpc(
+            b,
+            "participant.modify",
+            conferenceName="call-mute",
+            participantName=caller["participantName"],
+            participantType="ad_hoc",
+            participantProtocol="sip",
+            audioRxMuted=True,
+        )
+        wait_until("caller muted in the mix", muted_in_janus, timeout=10)
+        rpc(b, "conference.destroy", conferenceName="call-mute")
+        destroyed = True
+        finish_uac(proc, workdir)
+        wait_until("room destroyed", lambda: room not in asyncio.run(_rooms(janus)) or None, timeout=10)
+    finally:
+        if not destroyed:
+            rpc(b, "conference.destroy", conferenceName="call-mute")
+
+
+async def _participants(janus: RawJanus, room: int) -> list[dict[str, Any]]:
+    try:
+        return await janus.participants(room)
+    finally:
+        await janus.close()
+        janus.session = None
+        janus.client = httpx.AsyncClient(timeout=10)
+
+
+async def _rooms(janus: RawJanus) -> set[int]:
+    try:
+        return await janus.rooms()
+    finally:
+        await janus.close()
+        janus.session = None
+        janus.client = httpx.AsyncClient(timeout=10)

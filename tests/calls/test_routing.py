@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import xmlrpc.client
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from tests.calls.conftest import CallingBridge, run_uac
@@ -26,8 +28,11 @@ def test_refusals(calling: CallingBridge, tmp_path: Path) -> None:
     rpc(b, "conference.create", conferenceName="route-pin", numericId="7301", pin="1234")
     rpc(b, "conference.create", conferenceName="route-full", numericId="7401", maximumAudioPorts=1, maximumVideoPorts=0)
     rpc(b, "participant.add", conferenceName="route-full", participantName="p1", address="sip:p1@example.com")
+    later = xmlrpc.client.DateTime(datetime.now(UTC) + timedelta(hours=1))
+    rpc(b, "conference.create", conferenceName="route-later", numericId="7601", startTime=later)
     try:
         assert _final_status(run_uac(tmp_path, "uac_invite_refused.xml", calling.sip_port, "9999"))[0] == 404
+        assert _final_status(run_uac(tmp_path, "uac_invite_refused.xml", calling.sip_port, "7601"))[0] == 480
         assert _final_status(run_uac(tmp_path, "uac_invite_refused.xml", calling.sip_port, "7201"))[0] == 403
         status, response = _final_status(run_uac(tmp_path, "uac_invite_refused.xml", calling.sip_port, "7301"))
         assert status == 403
@@ -36,7 +41,7 @@ def test_refusals(calling: CallingBridge, tmp_path: Path) -> None:
         enumerated = rpc(b, "participant.enumerate")
         assert [p["participantName"] for p in enumerated["participants"]] == ["p1"]  # no caller left behind
     finally:
-        for name in ("route-open", "route-locked", "route-pin", "route-full"):
+        for name in ("route-open", "route-locked", "route-pin", "route-full", "route-later"):
             rpc(b, "conference.destroy", conferenceName=name)
 
 
