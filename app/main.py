@@ -16,7 +16,8 @@ from app.admin.global_settings import router as global_settings_router
 from app.admin.openapi import use_admin_error_documentation
 from app.calls.media import build_engine
 from app.calls.owner import CallOwner
-from app.conferences.service import CallParticipants, ConferenceService
+from app.conferences.calls import CallParticipants
+from app.conferences.service import ConferenceService
 from app.conferences.timers import Sweeper
 from app.core.config import Settings
 from app.core.state import AppServices

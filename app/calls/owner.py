@@ -14,7 +14,7 @@ import logging
 
 from app.calls.media import MediaEngineLike
 from app.calls.server import CallServer
-from app.conferences.service import CallParticipants
+from app.conferences.calls import CallParticipants
 from app.sip.client import SipUserAgent
 
 __all__ = ["CallOwner"]

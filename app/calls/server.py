@@ -18,7 +18,7 @@ from typing import Any
 
 from app.calls.dialog import Call, copy_record_route, display_name, header_param, name_addr_uri, route_set_of
 from app.calls.media import MediaEngineLike
-from app.conferences.service import CallAdmission, CallParticipants
+from app.conferences.calls import CallAdmission, CallParticipants
 from app.sip.client import SipUserAgent, new_tag
 from app.sip.message import Headers, Request, Response, split_comma_list
 from app.sip.sdp import AudioChoice, SdpError, SessionDescription, build_answer, build_offer, negotiate, parse_sdp
