@@ -87,6 +87,10 @@ class Call:
     refresher: str | None = None
     refreshed: asyncio.Event = field(default_factory=asyncio.Event)
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    outgoing: bool = False
+    """A dial-out: the participant stays (``disconnected``) when the call ends."""
+    watched_branch: str | None = None
+    """Our INVITE's branch, watched for 2xx retransmissions to ACK again (dial-outs)."""
 
     @property
     def key(self) -> tuple[str, str, str]:

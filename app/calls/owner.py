@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 
+from app.calls.dialout import Dialer
 from app.calls.media import MediaEngineLike
 from app.calls.server import CallServer
 from app.conferences.calls import CallParticipants
@@ -33,11 +35,18 @@ class CallOwner:
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._revision: int | None = None
+        self.dialer: Dialer | None = None
+        self.dialling: dict[int, asyncio.Task[None]] = {}
         media.on_lost(self._media_lost)
 
     async def start(self, ua: SipUserAgent) -> None:
         self.server = CallServer(ua, self.media, self.participants)
+        self.dialer = Dialer(self.server, ua.settings, ua.lookup)
         ua.request_handler = self.server.on_request  # 503 while the engine starts
+        try:
+            await self.participants.clear_orphans()
+        except Exception:
+            log.exception("cannot clear the calls a previous owner left in the store")
         try:
             await self.media.start()
         except Exception:
@@ -50,6 +59,12 @@ class CallOwner:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        for task in list(self.dialling.values()):
+            task.cancel()
+        for task in list(self.dialling.values()):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self.dialling.clear()
         server, self.server = self.server, None
         if server is not None:
             server.ua.request_handler = None
@@ -84,14 +99,37 @@ class CallOwner:
 
     async def reconcile(self) -> None:
         server = self.server
-        if server is None or not (server.calls or server.rooms):
+        if server is None:
             return
         revision = await self.participants.current_revision()
         if revision == self._revision:
             return
         self._revision = revision
         await self._hang_up_removed(server)
+        await self._dial_outs(server)
         await self._destroy_dead_rooms(server)
+
+    async def _dial_outs(self, server: CallServer) -> None:
+        """Dial new or re-connected ``by_address`` SIP participants; stop dialling removed/disconnected ones."""
+        if self.dialer is None or not self.media.available:
+            return
+        if self.dialling:
+            states = await self.participants.states(list(self.dialling))
+            for participant_id, task in list(self.dialling.items()):
+                state = states.get(participant_id)
+                if state is None or state.call_state == "disconnected":
+                    task.cancel()
+        busy = {c.participant_id for c in server.calls.values()} | set(self.dialling)
+        for out in await self.participants.claim_dial_outs(busy):
+            task = asyncio.create_task(self.dialer.dial(out), name=f"dial-{out.participant_id}")
+            self.dialling[out.participant_id] = task
+            task.add_done_callback(self._dialled(out.participant_id))
+
+    def _dialled(self, participant_id: int) -> Callable[[asyncio.Task[None]], None]:
+        def done(_task: asyncio.Task[None]) -> None:
+            self.dialling.pop(participant_id, None)
+
+        return done
 
     async def _destroy_dead_rooms(self, server: CallServer) -> None:
         """Rooms of conferences destroyed, ended or cleaned up (their calls were hung up first)."""

@@ -507,15 +507,17 @@ class CallServer:
         log.info("hanging up", extra={"participant": call.participant_id, "reason": reason})
         if not call.invite.final:
             await self._reply(call.invite, 480, "Temporarily Unavailable", to_tag=call.local_tag)
-            await self._finish(call)
+            await self._finish(call, reason)
             return
-        await self._finish(call)
+        await self._finish(call, reason)
         await self._send_in_dialog(call, "BYE")
 
-    async def _finish(self, call: Call) -> None:
+    async def _finish(self, call: Call, reason: str = "remoteTeardown") -> None:
         if call.ended:
             return
         call.ended = True
+        if call.watched_branch is not None:
+            self.ua.transactions.unwatch(call.watched_branch, "INVITE")
         call.ack.set()
         self.calls.pop(call.key, None)
         current = asyncio.current_task()
@@ -528,7 +530,10 @@ class CallServer:
                 await self.media.leave(leg)
             except Exception as exc:
                 log.debug("media leave failed: %s", exc)
-        await self.participants.ended(call.participant_id)
+        if call.outgoing:
+            await self.participants.dial_ended(call.participant_id, reason)
+        else:
+            await self.participants.ended(call.participant_id)
 
     async def _send_in_dialog(self, call: Call, method: str) -> Response | None:
         transport = call.transport
