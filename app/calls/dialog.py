@@ -43,7 +43,7 @@ def display_name(value: str) -> str:
     if m and m.group(1).strip():
         return re.sub(r"\\(.)", r"\1", m.group(1)).strip()
     if "<" in value:
-        token = value[: value.find("<")].strip()
+        token = value[: value.find("<")].strip().strip('"').strip()
         if token:
             return token
     uri = name_addr_uri(value)

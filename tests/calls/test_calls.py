@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from tests.calls.conftest import CallingBridge, calling_env, finish_uac, start_uac
-from tests.sip.conftest import free_port
+from tests.sip.conftest import SCENARIOS, free_port
 from tests.sip_registration.conftest import rpc, wait_until
 from tests.support.bridge import start_bridge
 from tests.support.janus import RawJanus
@@ -250,3 +250,26 @@ async def _rooms(janus: RawJanus) -> set[int]:
         await janus.close()
         janus.session = None
         janus.client = httpx.AsyncClient(timeout=10)
+
+
+def test_session_timer_with_the_caller_as_refresher(calling: CallingBridge, tmp_path: Path) -> None:
+    b = calling.bridge
+    rpc(b, "conference.create", conferenceName="call-se", numericId="7808")
+    try:
+        text = (SCENARIOS / "uac_call.xml").read_text()
+        text = text.replace(
+            "Max-Forwards: 70\n      Content-Type",
+            "Max-Forwards: 70\n      Supported: timer\n      Session-Expires: 1800;refresher=uac\n      Content-Type",
+            1,
+        )
+        text = text.replace(
+            '<ereg regexp="m=audio [0-9]+ RTP/AVP 0 101" search_in="body" check_it="true" assign_to="m" />',
+            '<ereg regexp="Session-Expires: 1800;refresher=uac" search_in="msg" check_it="true" assign_to="m" />',
+        )
+        scenario = tmp_path / "session_timer.xml"
+        scenario.write_text(text)
+        proc, workdir = start_uac(tmp_path, str(scenario), calling.sip_port, "7808", keys={"pause": "500"})
+        log = finish_uac(proc, workdir)
+        assert re.search(r"(?m)^Require: timer", log)
+    finally:
+        rpc(b, "conference.destroy", conferenceName="call-se")

@@ -93,3 +93,20 @@ def test_no_media_engine_is_503_with_retry_after(tmp_path: Path) -> None:
         assert rpc(bridge, "conference.status", conferenceName="route-nomedia")["conferenceName"] == "route-nomedia"
     finally:
         bridge.stop()
+
+
+def test_a_session_interval_below_min_se_is_422(calling: CallingBridge, tmp_path: Path) -> None:
+    b = calling.bridge
+    rpc(b, "conference.create", conferenceName="route-se", numericId="7502")
+    try:
+        short = _variant(
+            tmp_path,
+            "short-se.xml",
+            "Max-Forwards: 70\n      Content-Type",
+            "Max-Forwards: 70\n      Supported: timer\n      Session-Expires: 30\n      Content-Type",
+        )
+        status, response = _final_status(run_uac(tmp_path, short, calling.sip_port, "7502"))
+        assert status == 422
+        assert re.search(r"(?im)^Min-SE: *90", response)
+    finally:
+        rpc(b, "conference.destroy", conferenceName="route-se")
