@@ -82,6 +82,8 @@ class Call:
     answer_in_ack: bool = False
     """We offered in the 2xx (delayed offer or a re-INVITE without SDP): the answer comes in the ACK."""
     ack: asyncio.Event = field(default_factory=asyncio.Event)
+    ack_done: asyncio.Event = field(default_factory=asyncio.Event)
+    """The ACK was handled (the call is confirmed): we may send our own re-INVITE now."""
     ack_cseq: int = 0
     session_expires: int | None = None
     refresher: str | None = None
@@ -105,10 +107,11 @@ class Call:
             return None
         return call_id, header_param(to, "tag") or "", header_param(frm, "tag") or ""
 
-    def dialog_headers(self, method: str) -> list[tuple[str, str]]:
-        self.local_cseq += 1
+    def dialog_headers(self, method: str, *, cseq: int | None = None) -> list[tuple[str, str]]:
+        if cseq is None:
+            self.local_cseq += 1
         rows = [("From", self.local_to), ("To", self.remote_from), ("Call-ID", self.call_id)]
-        rows.append(("CSeq", f"{self.local_cseq} {method}"))
+        rows.append(("CSeq", f"{self.local_cseq if cseq is None else cseq} {method}"))
         rows.extend(("Route", route) for route in self.route_set)
         return rows
 

@@ -221,6 +221,9 @@ class Dialer:
         for row in resp.headers.get_all("Record-Route"):
             routes.extend(split_comma_list(row))
         routes.reverse()  # the UAC's route set is the Record-Route in reverse (RFC 3261 §12.1.2)
+        proxy = self.settings.outbound_proxy_uri
+        if not routes and proxy is not None:
+            routes = [f"<{proxy}{'' if 'lr' in proxy.params else ';lr'}>"]
         call = Call(
             call_id=req.call_id or "",
             local_tag=_tag(frm),
@@ -277,9 +280,15 @@ class Dialer:
             await server.participants.dial_ended(out.participant_id, "no common codec")
             return
         call.choice = choice
+        moved = False
         if call.leg is not None and not choice.on_hold:
+            port = call.leg.local_port
             call.leg = await server.media.update_remote(call.leg, choice.remote_ip, choice.remote_port)
+            moved = call.leg.local_port != port
+        call.ack_done.set()
         await server.participants.connected(out.participant_id)
+        if moved:  # the engine re-pointed the leg on a new port: tell the callee
+            await server.reoffer(call)
         log.info("dial-out connected", extra={"participant": out.participant_id, "conference": out.conference_name})
 
 

@@ -333,6 +333,7 @@ class CallServer:
             await self.participants.connected(call.participant_id)
             if call.session_expires is not None:
                 self._spawn(self._session_timer(call), call)
+        call.ack_done.set()
 
     def _on_ack(self, request: Request) -> None:
         key = Call.key_of(request)
@@ -356,10 +357,21 @@ class CallServer:
             await self.hang_up(call, "bad SDP answer")
             return
         call.choice = choice
+        moved = False
         if call.leg is not None and not choice.on_hold:
-            with contextlib.suppress(Exception):
+            port = call.leg.local_port
+            try:
                 call.leg = await self.media.update_remote(call.leg, choice.remote_ip, choice.remote_port)
+            except Exception as exc:  # the engine's errors: without the caller's address it hears nothing
+                log.warning("cannot point the media at the caller: %s", exc)
+                call.ack.set()
+                await self.hang_up(call, "media update failed")
+                return
+            moved = call.leg.local_port != port
         call.ack.set()
+        if moved:  # the engine re-pointed the leg on a new port: tell the caller (re-INVITE)
+            await call.ack_done.wait()
+            await self.reoffer(call)
 
     # -- in-dialog requests ----------------------------------------------------------------------------
 
@@ -516,6 +528,7 @@ class CallServer:
         if call.ended:
             return
         call.ended = True
+        call.ack_done.set()
         if call.watched_branch is not None:
             self.ua.transactions.unwatch(call.watched_branch, "INVITE")
         call.ack.set()
@@ -535,26 +548,56 @@ class CallServer:
         else:
             await self.participants.ended(call.participant_id)
 
-    async def _send_in_dialog(self, call: Call, method: str) -> Response | None:
+    def _in_dialog_request(self, call: Call, method: str, *, cseq: int | None = None, body: bytes = b"") -> Request:
         transport = call.transport
         host, port = self.ua.local_addr
         sent_by = (f"[{host}]" if ":" in host else host) + f":{port}"
-        req = Request(headers=Headers(), body=b"", method=method, uri=call.remote_target)
+        req = Request(headers=Headers(), body=body, method=method, uri=call.remote_target)
         req.headers.add("Via", f"SIP/2.0/{transport.name} {sent_by};rport;branch={new_branch()}")
         req.headers.add("Max-Forwards", "70")
-        for name, value in call.dialog_headers(method):
+        for name, value in call.dialog_headers(method, cseq=cseq):
             req.headers.add(name, value)
         req.headers.add("User-Agent", "adhoc-bridge")
+        if body:
+            req.headers.add("Contact", self._local_contact(transport))
+            req.headers.add("Content-Type", "application/sdp")
+        return req
+
+    async def _next_hop(self, call: Call) -> Addr:
+        if call.transport.reliable:
+            return call.addr
+        target = name_addr_uri(call.route_set[0]) if call.route_set else call.remote_target
+        return await self.ua.resolve(parse_uri(target))
+
+    async def _send_in_dialog(self, call: Call, method: str, body: bytes = b"") -> Response | None:
+        req = self._in_dialog_request(call, method, body=body)
         try:
-            if transport.reliable:
-                addr = call.addr
-            else:
-                target = name_addr_uri(call.route_set[0]) if call.route_set else call.remote_target
-                addr = await self.ua.resolve(parse_uri(target))
-            return await self.ua.transactions.send(req, addr, transport)
+            addr = await self._next_hop(call)
+            return await self.ua.transactions.send(req, addr, call.transport)
         except (TransactionTimeoutError, OSError, SipUriError) as exc:
             log.info("%s got no answer: %s", method, exc, extra={"participant": call.participant_id})
             return None
+
+    async def reoffer(self, call: Call) -> None:
+        """re-INVITE with our current address: the engine gave the leg a new port when it re-pointed it."""
+        call.sdp_version += 1
+        body = self._offer(call)
+        call.local_sdp = body
+        req = self._in_dialog_request(call, "INVITE", body=body)
+        try:
+            addr = await self._next_hop(call)
+            resp = await self.ua.transactions.send(req, addr, call.transport)
+        except (TransactionTimeoutError, OSError, SipUriError) as exc:
+            log.info("re-INVITE got no answer: %s", exc, extra={"participant": call.participant_id})
+            await self.hang_up(call, "re-INVITE failed")
+            return
+        if resp.status >= 300:
+            if resp.status in (408, 481):
+                await self.hang_up(call, f"re-INVITE {resp.status}")
+            return
+        ack = self._in_dialog_request(call, "ACK", cseq=call.local_cseq)
+        with contextlib.suppress(OSError):
+            await call.transport.send(ack.to_bytes(), addr)
 
     async def _session_timer(self, call: Call) -> None:
         """RFC 4028: the caller refreshes before expiry, else we end the call; as refresher we send UPDATE."""

@@ -29,7 +29,7 @@ TONES = (440, 1000, 1600)
 TALK_SECONDS = 6
 
 
-def _config(home: Path, index: int, tone: int) -> int:
+def phone_config(home: Path, index: int, tone: int, *, auto_answer: bool = False) -> int:
     sip_port = free_port()
     rtp = 41000 + 100 * index
     home.mkdir(parents=True)
@@ -53,11 +53,12 @@ module menu.so
 snd_path {home}
 """
     )
-    (home / "accounts").write_text(f"<sip:phone{index}@{HOST}>;regint=0;audio_codecs=PCMU\n")
+    answer = ";answermode=auto" if auto_answer else ""
+    (home / "accounts").write_text(f"<sip:phone{index}@{HOST}>;regint=0;audio_codecs=PCMU{answer}\n")
     return sip_port
 
 
-def _samples(path: Path) -> tuple[list[float], int]:
+def samples(path: Path) -> tuple[list[float], int]:
     with wave.open(str(path)) as w:
         assert w.getsampwidth() == 2
         frames = w.readframes(w.getnframes())
@@ -67,7 +68,7 @@ def _samples(path: Path) -> tuple[list[float], int]:
     return [v / 32768 for v in values], rate
 
 
-def _power(samples: list[float], freq: float, rate: int = 8000) -> float:
+def power(samples: list[float], freq: float, rate: int = 8000) -> float:
     """Goertzel power of ``freq`` over the samples (normalised by length)."""
     coeff = 2 * math.cos(2 * math.pi * freq / rate)
     s1 = s2 = 0.0
@@ -88,7 +89,7 @@ def test_three_phones_hear_each_other_and_not_themselves(calling: CallingBridge,
     homes = [tmp_path / f"phone{i}" for i in range(len(TONES))]
     try:
         for index, (home, tone) in enumerate(zip(homes, TONES, strict=True)):
-            _config(home, index, tone)
+            phone_config(home, index, tone)
             out = (home / "stdout.txt").open("wb")
             procs.append(
                 subprocess.Popen(
@@ -133,12 +134,15 @@ def test_three_phones_hear_each_other_and_not_themselves(calling: CallingBridge,
     for home, own in zip(homes, TONES, strict=True):
         recordings = sorted(home.glob("dump-*-dec.wav"))
         assert recordings, f"{home.name} recorded nothing: {(home / 'stdout.txt').read_text()[-2000:]}"
-        samples, rate = _samples(recordings[0])
-        heard = samples[rate:]  # skip the first second (joins, jitter buffer)
+        recorded, rate = samples(recordings[0])
+        heard = recorded[rate:]  # skip the first second (joins, jitter buffer)
         assert len(heard) > rate * 2, f"{home.name}: only {len(heard)} samples"
-        power = {tone: _power(heard, tone, rate) for tone in TONES}
-        others = [power[t] for t in TONES if t != own]
-        floor = _power(heard, 2300, rate)  # a frequency nobody plays
-        for value in others:
-            assert value > 100 * floor, (home.name, power, floor)
-        assert power[own] * 20 < min(others), (home.name, power)
+        assert_hears(home, heard, rate, own, [t for t in TONES if t != own])
+
+
+def assert_hears(home: Path, heard: list[float], rate: int, own: int, others: list[int]) -> None:
+    levels = {tone: power(heard, tone, rate) for tone in [own, *others]}
+    floor = power(heard, 2300, rate)  # a frequency nobody plays
+    for tone in others:
+        assert levels[tone] > 100 * floor, (home.name, levels, floor)
+    assert levels[own] * 20 < min(levels[t] for t in others), (home.name, levels)
