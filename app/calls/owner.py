@@ -150,7 +150,8 @@ class CallOwner:
         for call in calls:
             state = states.get(call.participant_id)
             if state is None or state.call_state == "disconnected":
-                await server.hang_up(call, "removed from the conference")
+                # in the background: a BYE waits up to Timer F for a dead peer, the next tick must not
+                server.spawn(server.hang_up(call, "removed from the conference"))
                 continue
             if state.audio_rx_muted != call.muted and call.leg is not None:
                 call.muted = state.audio_rx_muted

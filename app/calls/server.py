@@ -68,6 +68,10 @@ class CallServer:
 
     # -- plumbing --------------------------------------------------------------------------------------
 
+    def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        """Run ``coro`` as one of the server's tasks (cancelled on close)."""
+        self._spawn(coro)
+
     def _spawn(self, coro: Coroutine[Any, Any, None], call: Call | None = None) -> None:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
