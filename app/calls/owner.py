@@ -152,6 +152,7 @@ class CallOwner:
             if state is None or state.call_state == "disconnected":
                 # in the background: a BYE waits up to Timer F for a dead peer, the next tick must not
                 server.spawn(server.hang_up(call, "removed from the conference"))
+                self._revision = None  # look again next tick: its room may go once the call is gone
                 continue
             if state.audio_rx_muted != call.muted and call.leg is not None:
                 call.muted = state.audio_rx_muted
