@@ -250,8 +250,10 @@ class JanusSupervisor:
                 with contextlib.suppress(ProcessLookupError):
                     process.kill()
                 await process.wait()
-        with contextlib.suppress(OSError):
-            (self.directory / PID_FILE).unlink()
+        pid_file = self.directory / PID_FILE
+        with contextlib.suppress(OSError, ValueError):
+            if int(pid_file.read_text().strip()) == process.pid:  # not a successor's (owner handover)
+                pid_file.unlink()
 
     def _kill_leftover(self) -> None:
         """Kill a Janus an earlier run of ours left behind (its PID file names it, its argv our config)."""

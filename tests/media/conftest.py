@@ -8,12 +8,13 @@ from pathlib import Path
 import pytest
 
 from app.media import MediaEngine, build_media_engine
-from tests.support.janus import RawJanus, endpoint_of, media_settings, pid_alive, supervisor_of
+from tests.support.janus import RawJanus, endpoint_of, media_settings, pid_alive, require_janus, supervisor_of
 
 
 @pytest.fixture
 async def engine(tmp_path: Path) -> AsyncIterator[MediaEngine]:
     """An engine running its own Janus; stopped after the test, and that Janus must be gone by then."""
+    require_janus()
     instance = build_media_engine(media_settings(tmp_path / "data"))
     await instance.start()
     assert instance.available, (tmp_path / "data/janus/janus.log").read_text(errors="replace")[-2000:]

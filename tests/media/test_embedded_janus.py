@@ -146,3 +146,18 @@ async def test_hold_with_no_address_keeps_the_leg(engine: MediaEngine, raw_janus
     leg = await engine.join(ROOM, display="Lou", codec="pcmu", remote_ip="127.0.0.1", remote_port=30000)
     assert await engine.update_remote(leg, "0.0.0.0", 30000) == leg  # noqa: S104 - an SDP address, not a bind
     assert [p["display"] for p in await raw_janus.participants(ROOM)] == ["Lou"]
+
+
+async def test_a_janus_that_ignores_sigterm_is_killed_after_the_bound(
+    engine: MediaEngine, caplog: pytest.LogCaptureFixture
+) -> None:
+    pid = supervisor_of(engine).pid
+    assert pid is not None
+    os.kill(pid, signal.SIGSTOP)  # a stopped process acts on nothing but SIGKILL
+    try:
+        await engine.stop()
+    finally:
+        if pid_alive(pid):
+            os.kill(pid, signal.SIGKILL)
+    assert not pid_alive(pid)
+    assert "did not stop within 5 s of SIGTERM; killing it" in caplog.text

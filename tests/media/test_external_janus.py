@@ -21,7 +21,7 @@ from app.media.janus_config import EmbeddedJanusConfig, find_janus_folders, writ
 from app.media.janus_external import ExternalJanus
 from app.media.janus_process import wait_for_info
 from tests.support.bridge import KNOWN_SECRETS, free_port
-from tests.support.janus import RawJanus, media_settings, pid_alive, rtp_range
+from tests.support.janus import RawJanus, media_settings, pid_alive, require_janus, rtp_range
 
 API_SECRET = "Janus-Ext-S3cret-5f1a"
 KNOWN_SECRETS.add(API_SECRET)
@@ -51,6 +51,7 @@ class ExternalProcess:
 
 @pytest.fixture
 def external(tmp_path: Path) -> Iterator[ExternalProcess]:
+    require_janus()
     binary = shutil.which("janus")
     assert binary is not None
     folders = find_janus_folders(Path(binary))

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from app.media import MediaEngine, MediaError, MediaLeg
+from app.media import Codec, MediaEngine, MediaError, MediaLeg
 from tests.support.janus import supervisor_of
-from tests.support.rtp_audio import FRAME_SECONDS, RtpPhone, tone_amplitude, tone_frames
+from tests.support.rtp_audio import FRAME_SECONDS, PT_PCMA, PT_PCMU, RtpPhone, tone_amplitude, tone_frames
 
 ROOM = 4711
 AMPLITUDE = 6000
@@ -28,16 +28,17 @@ class Party:
     phone: RtpPhone
     leg: MediaLeg
     tone: float
+    payload_type: int = PT_PCMU
 
     @property
     def janus(self) -> tuple[str, int]:
         return (self.leg.local_ip, self.leg.local_port)
 
 
-async def _party(engine: MediaEngine, display: str, tone: float) -> Party:
+async def _party(engine: MediaEngine, display: str, tone: float, codec: Codec = "pcmu") -> Party:
     phone = await RtpPhone.open()
-    leg = await engine.join(ROOM, display=display, codec="pcmu", remote_ip="127.0.0.1", remote_port=phone.port)
-    return Party(phone, leg, tone)
+    leg = await engine.join(ROOM, display=display, codec=codec, remote_ip="127.0.0.1", remote_port=phone.port)
+    return Party(phone, leg, tone, leg.payload_type)
 
 
 @pytest.fixture
@@ -54,14 +55,15 @@ def _loop_time() -> float:
     return asyncio.get_running_loop().time()
 
 
-def _frames(tone: float, seconds: float) -> list[bytes]:
-    return tone_frames(tone, AMPLITUDE, round(seconds / FRAME_SECONDS))
+def _frames(party: Party, seconds: float) -> list[bytes]:
+    return tone_frames(party.tone, AMPLITUDE, round(seconds / FRAME_SECONDS), party.payload_type)
 
 
 async def _play(*senders: tuple[Party, tuple[str, int], float]) -> float:
     """Each party plays its tone to the given address for the given seconds, together; returns the start time."""
     start = _loop_time()
-    await asyncio.gather(*(party.phone.send(to, _frames(party.tone, seconds)) for party, to, seconds in senders))
+    sending = [party.phone.send(to, _frames(party, seconds), party.payload_type) for party, to, seconds in senders]
+    await asyncio.gather(*sending)
     return start
 
 
@@ -141,3 +143,22 @@ async def test_update_remote_sends_the_mix_to_the_new_address(
         await engine.leave(moved)
     finally:
         moved_phone.close()
+
+
+async def test_a_pcma_party_and_a_pcmu_party_hear_each_other(engine: MediaEngine) -> None:
+    a = await _party(engine, "Alaw", TONE_A, "pcma")
+    b = await _party(engine, "Ulaw", TONE_B, "pcmu")
+    try:
+        assert a.payload_type == PT_PCMA
+        start = await _play((a, a.janus, 2.0), (b, b.janus, 2.0))
+        end = _loop_time()
+        assert {r.payload_type for r in a.phone.received} == {PT_PCMA}
+        heard_by_a = _levels(a.phone, start + SETTLE, end)
+        heard_by_b = _levels(b.phone, start + SETTLE, end)
+        assert heard_by_a[TONE_B] > HEARD, heard_by_a
+        assert heard_by_a[TONE_A] < SILENT, heard_by_a
+        assert heard_by_b[TONE_A] > HEARD, heard_by_b
+        assert heard_by_b[TONE_B] < SILENT, heard_by_b
+    finally:
+        a.phone.close()
+        b.phone.close()

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from tests.support.bridge import REPO_ROOT
-from tests.support.janus import pid_alive, rtp_range
+from tests.support.janus import pid_alive, require_janus, rtp_range
 
 # Runs the engine the way the service does (uvloop), prints its Janus' PID, then waits to be killed.
 OWNER = """
@@ -57,6 +57,7 @@ def _wait_gone(pid: int, timeout: float = 15) -> bool:
 
 
 def test_janus_dies_with_a_killed_owner(tmp_path: Path) -> None:
+    require_janus()
     owner, janus_pid = _start_owner(tmp_path / "data")
     try:
         assert pid_alive(janus_pid)

@@ -18,6 +18,7 @@ SAMPLE_RATE = 8000
 FRAME_SAMPLES = 160  # 20 ms, what SIP phones send
 FRAME_SECONDS = FRAME_SAMPLES / SAMPLE_RATE
 PT_PCMU = 0
+PT_PCMA = 8
 
 _BIAS = 0x84
 _CLIP = 32635
@@ -37,22 +38,49 @@ def ulaw_decode(code: int) -> int:
     return -(magnitude - _BIAS) if code & 0x80 else magnitude - _BIAS
 
 
-_DECODE = [ulaw_decode(code) for code in range(256)]
+_ALAW_SEGMENT_ENDS = (0x1F, 0x3F, 0x7F, 0xFF, 0x1FF, 0x3FF, 0x7FF, 0xFFF)
 
 
-def tone_frames(frequency: float, amplitude: int, count: int) -> list[bytes]:
-    """``count`` consecutive 20 ms mu-law frames of a continuous sine tone."""
+def alaw_encode(sample: int) -> int:
+    value = sample >> 3
+    if value >= 0:
+        mask = 0xD5
+    else:
+        mask, value = 0x55, -value - 1
+    segment = next((i for i, end in enumerate(_ALAW_SEGMENT_ENDS) if value <= end), 8)
+    if segment >= 8:
+        return 0x7F ^ mask
+    code = (segment << 4) | ((value >> (1 if segment < 2 else segment)) & 0x0F)
+    return code ^ mask
+
+
+def alaw_decode(code: int) -> int:
+    code ^= 0x55
+    magnitude = (code & 0x0F) << 4
+    segment = (code & 0x70) >> 4
+    magnitude += 8 if segment == 0 else 0x108
+    if segment > 1:
+        magnitude <<= segment - 1
+    return magnitude if code & 0x80 else -magnitude
+
+
+_DECODERS = {PT_PCMU: [ulaw_decode(c) for c in range(256)], PT_PCMA: [alaw_decode(c) for c in range(256)]}
+_ENCODERS = {PT_PCMU: ulaw_encode, PT_PCMA: alaw_encode}
+
+
+def tone_frames(frequency: float, amplitude: int, count: int, payload_type: int = PT_PCMU) -> list[bytes]:
+    """``count`` consecutive 20 ms G.711 frames (mu-law, or A-law for PT 8) of a continuous sine tone."""
+    encode = _ENCODERS[payload_type]
     step = 2 * math.pi * frequency / SAMPLE_RATE
     return [
-        bytes(
-            ulaw_encode(round(amplitude * math.sin(step * (frame * FRAME_SAMPLES + n)))) for n in range(FRAME_SAMPLES)
-        )
+        bytes(encode(round(amplitude * math.sin(step * (frame * FRAME_SAMPLES + n)))) for n in range(FRAME_SAMPLES))
         for frame in range(count)
     ]
 
 
-def decode_pcmu(payload: bytes) -> list[int]:
-    return [_DECODE[code] for code in payload]
+def decode_g711(payload: bytes, payload_type: int = PT_PCMU) -> list[int]:
+    table = _DECODERS[payload_type]
+    return [table[code] for code in payload]
 
 
 def tone_amplitude(frames: list[list[int]], frequency: float) -> float:
@@ -124,14 +152,14 @@ class RtpPhone(asyncio.DatagramProtocol):
         if self.transport is not None:
             self.transport.close()
 
-    async def send(self, destination: tuple[str, int], frames: list[bytes]) -> None:
-        """Send ``frames`` as PCMU RTP paced at 20 ms (on an absolute schedule, so jitter does not add up)."""
+    async def send(self, destination: tuple[str, int], frames: list[bytes], payload_type: int = PT_PCMU) -> None:
+        """Send ``frames`` as G.711 RTP paced at 20 ms (on an absolute schedule, so jitter does not add up)."""
         assert self.transport is not None
         loop = asyncio.get_running_loop()
         start = loop.time()
         for index, frame in enumerate(frames):
             header = struct.pack(
-                "!BBHII", 0x80, (0x80 if index == 0 else 0) | PT_PCMU, self._seq, self._timestamp, self.ssrc
+                "!BBHII", 0x80, (0x80 if index == 0 else 0) | payload_type, self._seq, self._timestamp, self.ssrc
             )
             self.transport.sendto(header + frame, destination)
             self._seq = (self._seq + 1) & 0xFFFF
@@ -141,5 +169,9 @@ class RtpPhone(asyncio.DatagramProtocol):
                 await asyncio.sleep(delay)
 
     def heard(self, since: float, until: float) -> list[list[int]]:
-        """Decoded PCMU frames received in ``[since, until)`` (loop time)."""
-        return [decode_pcmu(r.payload) for r in self.received if since <= r.at < until and r.payload_type == PT_PCMU]
+        """Decoded G.711 frames received in ``[since, until)`` (loop time)."""
+        return [
+            decode_g711(r.payload, r.payload_type)
+            for r in self.received
+            if since <= r.at < until and r.payload_type in _DECODERS
+        ]
