@@ -273,3 +273,15 @@ def test_session_timer_with_the_caller_as_refresher(calling: CallingBridge, tmp_
         assert re.search(r"(?m)^Require: timer", log)
     finally:
         rpc(b, "conference.destroy", conferenceName="call-se")
+
+
+def test_update_refreshes_the_session(calling: CallingBridge, tmp_path: Path) -> None:
+    b = calling.bridge
+    rpc(b, "conference.create", conferenceName="call-update", numericId="7809")
+    try:
+        proc, workdir = start_uac(tmp_path, "uac_update_refresh.xml", calling.sip_port, "7809", keys={})
+        log = finish_uac(proc, workdir)  # the UPDATE's 200 carries the refreshed Session-Expires
+        assert "UPDATE sip:" in log
+        wait_until("caller gone", lambda: not _callers(b, "call-update"), timeout=10)
+    finally:
+        rpc(b, "conference.destroy", conferenceName="call-update")
