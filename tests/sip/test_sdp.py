@@ -131,3 +131,8 @@ def test_our_offer_and_an_answer_to_it() -> None:
     choice = negotiate(parse_sdp(answer))
     assert (choice.codec, choice.remote_ip, choice.remote_port) == ("pcma", "127.0.0.9", 7000)
     assert choice.telephone_event == 101
+
+
+def test_a_reinvite_keeps_the_running_codec_when_still_offered() -> None:
+    assert negotiate(parse_sdp(CUCM_OFFER), prefer="pcma").codec == "pcma"
+    assert negotiate(parse_sdp(CUCM_OFFER), prefer="opus").codec == "pcmu"
