@@ -170,9 +170,14 @@ class Dialer:
                     ua.transactions.unwatch(branch, "INVITE")
                 return resp
         except asyncio.CancelledError:
-            if provisional:
+            if provisional:  # bounded: a shutdown must not wait Timer F for a peer that never answers
                 with contextlib.suppress(Exception):
-                    await self._cancel(req, addr, transport)
+                    async with asyncio.timeout(2):
+                        await self._cancel(req, addr, transport)
+                        while (final := await queue.get()).status < 200:
+                            continue
+                        if final.status >= 300:  # the 487: ACK it (a 2xx that crossed our CANCEL stays unACKed)
+                            await self._ack_failure(req, final, addr, transport)
             raise
         except OSError as exc:
             raise _Failed(f"unreachable: {exc.strerror or exc}"[:32]) from None

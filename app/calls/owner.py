@@ -118,6 +118,7 @@ class CallOwner:
             for participant_id, task in list(self.dialling.items()):
                 state = states.get(participant_id)
                 if state is None or state.call_state == "disconnected":
+                    log.info("stopping a dial-out", extra={"participant": participant_id})
                     task.cancel()
         busy = {c.participant_id for c in server.calls.values()} | set(self.dialling)
         for out in await self.participants.claim_dial_outs(busy):

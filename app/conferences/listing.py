@@ -180,7 +180,7 @@ async def enumerate_participants(service: ConferenceService, params: Participant
             return {
                 "connected": participant.call_state == "connected",
                 "disconnected": participant.call_state == "disconnected",
-                "connecting": participant.call_state == "alerting",
+                "connecting": participant.call_state in ("alerting", "connecting"),
             }
 
         return _Item(participant.id, render, criteria)

@@ -50,7 +50,7 @@ CONFERENCE_IF_SET = (
 )
 SCHEDULE_MEMBERS = ("weekDay", "whichWeek", "weekDays", "terminationType", "numberOfRepeats")
 DATETIME_OPTIONS = frozenset({"terminationDate"})
-ACTIVE_CALL_STATES = frozenset({"connected", "alerting"})
+ACTIVE_CALL_STATES = frozenset({"connected", "alerting", "connecting"})  # connecting: a SIP call being set up
 
 
 def whole_seconds(moment: datetime) -> datetime:

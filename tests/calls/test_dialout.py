@@ -126,3 +126,33 @@ def test_a_wrong_sip_credential_fails_once_with_a_readable_reason(
     finally:
         rpc(b, "conference.destroy", conferenceName="dial-wrong")
         delete_credential(b, credential)
+
+
+def test_disconnect_while_ringing_cancels_the_dial_out(calling: CallingBridge, sipp_uas: SippFactory) -> None:
+    b = calling.bridge
+    phone = sipp_uas.start("uas_ring_cancelled.xml")
+    rpc(b, "conference.create", conferenceName="dial-ring", numericId="7954")
+    try:
+        rpc(
+            b,
+            "participant.add",
+            conferenceName="dial-ring",
+            participantName="ringing",
+            participantProtocol="sip",
+            address=f"sip:ringing@127.0.0.1:{phone.port}",
+        )
+        log = phone.workdir / "messages.log"
+        wait_until("ringing", lambda: "180 Ringing" in log.read_text() or None, timeout=20)
+        assert _state(b, "dial-ring", "ringing") == "connecting"
+        rpc(
+            b,
+            "participant.disconnect",
+            conferenceName="dial-ring",
+            participantName="ringing",
+            participantProtocol="sip",
+            participantType="by_address",
+        )
+        assert phone.wait() == 0, phone.logs()  # CANCEL received, our ACK of its 487 too
+        assert _state(b, "dial-ring", "ringing") == "disconnected"
+    finally:
+        rpc(b, "conference.destroy", conferenceName="dial-ring")
