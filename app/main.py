@@ -14,6 +14,9 @@ from starlette.responses import JSONResponse
 
 from app.admin.global_settings import router as global_settings_router
 from app.admin.openapi import use_admin_error_documentation
+from app.calls.media import build_engine
+from app.calls.owner import CallOwner
+from app.conferences.calls import CallParticipants
 from app.conferences.service import ConferenceService
 from app.conferences.timers import Sweeper
 from app.console.routes import router as console_router
@@ -83,6 +86,8 @@ def create_app(settings: Settings) -> FastAPI:
             max_participants=settings.conferences.max_participants,
             hook=RegistrationHook(registration),
         )
+        # the lease owner also holds the SIP socket for calls and the media engine, registrar or not
+        registration.owned = CallOwner(build_engine(settings), CallParticipants(services.conferences))
         conference_timers = Sweeper(services.conferences)
         services.runtime = RuntimeSettings(settings, services.database, services.external_system, find_pins(settings))
         await services.runtime.load()

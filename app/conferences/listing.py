@@ -234,7 +234,7 @@ async def enumerate_participants(
             return {
                 "connected": participant.call_state == "connected",
                 "disconnected": participant.call_state == "disconnected",
-                "connecting": participant.call_state == "alerting",
+                "connecting": participant.call_state in ("alerting", "connecting"),
             }
 
         keep = conference_names is None or conference.name in conference_names

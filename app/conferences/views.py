@@ -50,7 +50,7 @@ CONFERENCE_IF_SET = (
 )
 SCHEDULE_MEMBERS = ("weekDay", "whichWeek", "weekDays", "terminationType", "numberOfRepeats")
 DATETIME_OPTIONS = frozenset({"terminationDate"})
-ACTIVE_CALL_STATES = frozenset({"connected", "alerting"})
+ACTIVE_CALL_STATES = frozenset({"connected", "alerting", "connecting"})  # connecting: a SIP call being set up
 
 
 def whole_seconds(moment: datetime) -> datetime:
@@ -141,7 +141,9 @@ def current_state(participant: Participant, conference: ConferenceData, now: dat
     override = bool(options.get("displayNameOverrideStatus", False))
     state: dict[str, Any] = {
         "address": participant.address,
-        "displayName": (options.get("displayNameOverrideValue") if override else None) or participant.name,
+        "displayName": (options.get("displayNameOverrideValue") if override else None)
+        or options.get("displayName")
+        or participant.name,
         "guest": bool(options.get("addAsGuest", False)),
         "displayNameOverrideStatus": override,
         "callState": participant.call_state,
@@ -151,7 +153,7 @@ def current_state(participant: Participant, conference: ConferenceData, now: dat
         "audioTxMuted": False,
         "videoTxWidescreen": bool(options.get("videoTxWidescreen", False)),
         "autoDisconnect": bool(options.get("autoDisconnect", False)),
-        "callDirection": "outgoing",
+        "callDirection": options.get("callDirection", "outgoing"),
         "layoutControlEx": options.get("layoutControlEx", "feccWithDtmfFallback"),
         "motionSharpnessTradeoff": options.get("motionSharpnessTradeoff", "default"),
         "maxBitRateToMCU": int(options.get("maxBitRateToMCU", 0)),

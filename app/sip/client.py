@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from app.sip.digest import (
@@ -20,12 +20,13 @@ from app.sip.transaction import T1, T2, TransactionLayer, TransactionTimeoutErro
 from app.sip.transport import Addr, SipTransport, TcpTransport, UdpTransport
 from app.sip.uri import SipUri, parse_uri
 
-__all__ = ["USER_AGENT", "RequestResult", "SipUserAgent", "new_tag"]
+__all__ = ["USER_AGENT", "RequestHandler", "RequestResult", "SipUserAgent", "new_tag"]
 
 log = logging.getLogger(__name__)
 
 USER_AGENT = "adhoc-bridge"
 _AUTH_ROWS = ("Authorization", "Proxy-Authorization")
+RequestHandler = Callable[[Request, Addr, SipTransport], None]
 
 
 def new_tag() -> str:
@@ -85,6 +86,10 @@ class SipUserAgent:
         self.transactions = TransactionLayer(t1=t1, t2=t2, timer_f=timer_f)
         self._transports: dict[str, SipTransport] = {}
         self._started = False
+        self.request_handler: RequestHandler | None = None
+        """Set by the call server (the owner process): receives every request but stray ACKs."""
+        self.listen_tcp = False
+        """Accept TCP connections on the bound port too (calls over TCP)."""
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
@@ -93,8 +98,15 @@ class SipUserAgent:
             return
         udp = UdpTransport(self._on_message)
         await udp.bind(self.settings.local_host, self.settings.local_port)
+        tcp = TcpTransport(self._on_message, self.settings.local_host, udp.local_addr[1])
         self._transports["udp"] = udp
-        self._transports["tcp"] = TcpTransport(self._on_message, self.settings.local_host, udp.local_addr[1])
+        self._transports["tcp"] = tcp
+        if self.listen_tcp:
+            try:
+                await tcp.listen(self.settings.local_host, udp.local_addr[1])
+            except OSError:
+                await udp.close()
+                raise
         self._started = True
 
     async def stop(self) -> None:
@@ -114,6 +126,13 @@ class SipUserAgent:
     def local_addr(self) -> Addr:
         return self._transports["udp"].local_addr
 
+    def transport(self, name: str) -> SipTransport:
+        """The ``udp`` or ``tcp`` transport (started)."""
+        return self._transports[name]
+
+    async def resolve(self, target: SipUri) -> Addr:
+        return await self._resolve(target)
+
     # -- incoming ----------------------------------------------------------------------------------
 
     def _on_message(self, msg: Request | Response, addr: Addr, transport: SipTransport) -> None:
@@ -121,9 +140,12 @@ class SipUserAgent:
             if not self.transactions.on_response(msg):
                 log.debug("dropping stray response %s from %s:%s", msg.status, addr[0], addr[1])
             return
+        if self.request_handler is not None:
+            self.request_handler(msg, addr, transport)
+            return
         if msg.method == "ACK":
             return
-        # We are a client; answer incoming requests statelessly so peers are not left retransmitting.
+        # Not the call owner; answer incoming requests statelessly so peers are not left retransmitting.
         status, reason = (200, "OK") if msg.method == "OPTIONS" else (501, "Not Implemented")
         resp = Response(headers=Headers(), body=b"", status=status, reason=reason)
         for name in ("Via", "From", "To", "Call-ID", "CSeq"):

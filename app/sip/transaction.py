@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from app.sip.message import Request, Response
@@ -46,6 +47,14 @@ class TransactionLayer:
         self.t2 = t2
         self.timer_f = timer_f if timer_f is not None else 64 * t1
         self._pending: dict[tuple[str, str], ClientTransaction] = {}
+        self._watchers: dict[tuple[str, str], Callable[[Response], None]] = {}
+
+    def watch(self, branch: str, method: str, callback: Callable[[Response], None]) -> None:
+        """Hand every response of (branch, method) to ``callback`` (INVITE client transactions, 2xx re-ACKs)."""
+        self._watchers[(branch, method)] = callback
+
+    def unwatch(self, branch: str, method: str) -> None:
+        self._watchers.pop((branch, method), None)
 
     def on_response(self, resp: Response) -> bool:
         """Feed a received response; returns False when it matches no transaction (stray)."""
@@ -53,6 +62,10 @@ class TransactionLayer:
         cseq = resp.cseq
         if branch is None or cseq is None:
             return False
+        watcher = self._watchers.get((branch, cseq[1]))
+        if watcher is not None:
+            watcher(resp)
+            return True
         tx = self._pending.get((branch, cseq[1]))
         if tx is None:
             return False

@@ -111,6 +111,20 @@ class TcpTransport:
         self._conns: dict[Addr, _TcpConnection] = {}
         self._lock = asyncio.Lock()
         self.connect_timeout = connect_timeout
+        self._server: asyncio.Server | None = None
+
+    async def listen(self, host: str, port: int) -> None:
+        """Also accept connections on ``host:port`` (calls arrive there); responses go back on them."""
+
+        async def accepted(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            peer = writer.get_extra_info("peername")
+            addr: Addr = (str(peer[0]), int(peer[1]))
+            conn = _TcpConnection(reader, writer)
+            self._conns[addr] = conn
+            conn.task = asyncio.current_task()
+            await self._read_loop(addr, conn)
+
+        self._server = await asyncio.start_server(accepted, host, port)
 
     @property
     def local_addr(self) -> Addr:
@@ -154,6 +168,9 @@ class TcpTransport:
         await conn.writer.drain()
 
     async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            self._server = None
         conns = list(self._conns.values())
         self._conns.clear()
         for conn in conns:

@@ -20,11 +20,13 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.conferences import repository as conference_repository
 from app.conferences.clock import Clock, utc_clock
+from app.sip.client import SipUserAgent
 from app.sip.digest import CredentialLookup
 from app.sip.registration import RegistrationManager, RegistrationState, RegistrationStatus
 from app.sip.settings import SipSettings
@@ -44,6 +46,14 @@ UNREGISTERED_RETENTION = timedelta(hours=1)
 ABANDONED_REASON = "left by a previous owner that stopped without un-registering; expires at the registrar"
 
 ManagerFactory = Callable[[], RegistrationManager]
+
+
+class OwnedService(Protocol):
+    """What else the lease owner runs on its SIP socket (the calls: ``app.calls.owner.CallOwner``)."""
+
+    async def start(self, ua: SipUserAgent) -> None: ...
+
+    async def stop(self) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +78,11 @@ class RegistrationCoordinator:
         tick: float = TICK_SECONDS,
         renew_every: float = RENEW_EVERY_SECONDS,
         clock: Clock = utc_clock,
+        owned: OwnedService | None = None,
     ) -> None:
+        self.owned = owned
+        self._ua: SipUserAgent | None = None
+        self.lookup = lookup
         self.database = database
         self.settings = settings
         self.lease = lease or Lease(database, clock=clock)
@@ -76,7 +90,7 @@ class RegistrationCoordinator:
         self.tick = tick
         self.renew_every = renew_every
         self.clock = clock
-        self._manager_factory = manager_factory or (lambda: RegistrationManager(settings, lookup))
+        self._manager_factory = manager_factory or (lambda: RegistrationManager(settings, lookup, user_agent=self._ua))
         self._manager: RegistrationManager | None = None
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
@@ -96,7 +110,8 @@ class RegistrationCoordinator:
 
     @property
     def enabled(self) -> bool:
-        return self.settings.registrar is not None
+        """With calls (``owned``) the lease always runs: the owner holds the SIP socket, registrar or not."""
+        return self.settings.registrar is not None or self.owned is not None
 
     @property
     def is_owner(self) -> bool:
@@ -176,13 +191,24 @@ class RegistrationCoordinator:
         return False
 
     async def _take_over(self, now: float) -> bool:
+        if self.owned is not None:
+            self._ua = SipUserAgent(self.settings, self.lookup)
+            self._ua.listen_tcp = True
         manager = self._manager_factory()
         try:
+            if self._ua is not None:
+                await self._ua.start()
             await manager.start()
+            if self.owned is not None and self._ua is not None:
+                await self.owned.start(self._ua)
         except OSError as exc:
             logger.error("cannot start the SIP user agent (%s); releasing the registration lease", exc)
             with contextlib.suppress(Exception):
                 await manager.stop(unregister=False)
+            if self._ua is not None:
+                with contextlib.suppress(Exception):
+                    await self._ua.stop()
+                self._ua = None
             await self.lease.release(grace=0)
             self._start_after = now + START_RETRY_SECONDS
             return False
@@ -195,10 +221,18 @@ class RegistrationCoordinator:
     async def _resign(self, *, unregister: bool, release: bool) -> None:
         manager, self._manager = self._manager, None
         self._wanted = {}
+        if self.owned is not None:
+            try:
+                await self.owned.stop()
+            except Exception:
+                logger.exception("stopping the calls failed")
         if manager is not None:
             await manager.stop(unregister=unregister)
             if unregister:
                 await self._persist(manager)
+        ua, self._ua = self._ua, None
+        if ua is not None:
+            await ua.stop()
         self._persisted = {}
         self._known = {}  # the next owner's reconcile fills it again from the live conferences
         if release:
@@ -210,6 +244,8 @@ class RegistrationCoordinator:
     async def _reconcile(self, now: float) -> None:
         manager = self._manager
         assert manager is not None
+        if self.settings.registrar is None:
+            return  # the owner holds the SIP socket for calls only
         async with self.database.session() as session:
             revision = await conference_repository.current_revision(session)
             if revision == self._revision and now < self._full_due:

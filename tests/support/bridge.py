@@ -113,6 +113,7 @@ def base_env(data_dir: Path, https_port: int, http_port: int) -> dict[str, str]:
             "ADHOC_ADMIN__USERNAME": ADMIN_USER,
             "ADHOC_ADMIN__PASSWORD": ADMIN_PASSWORD,
             "ADHOC_LOG__LEVEL": "debug",
+            "ADHOC_SIP__LOCAL_PORT": "0",  # the owner binds the SIP socket always: never the shared 5060 in tests
         }
     )
     return env

@@ -1,0 +1,288 @@
+"""The store side of SIP calls (``app/calls/``): callers as ``ad_hoc`` participants, dial-outs, routing.
+
+Units of work on the conference store, beside :class:`~app.conferences.service.ConferenceService` (whose
+revision counter, port limit and cleanup bookkeeping they share), so the MCU API shows the calls.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from app.conferences import store
+from app.conferences.models import Conference, Participant
+from app.conferences.service import ConferenceService
+from app.conferences.views import conference_is_active
+
+__all__ = ["CallAdmission", "CallParticipantState", "CallParticipants", "CallRefusal", "DialOut"]
+
+
+CallRefusal = str
+"""Why a call cannot join: ``unknown``, ``inactive``, ``locked``, ``pin`` or ``full``."""
+
+
+@dataclass(frozen=True, slots=True)
+class CallAdmission:
+    conference_name: str
+    conference_id: int
+    participant_id: int
+    guest: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CallParticipantState:
+    call_state: str
+    audio_rx_muted: bool
+
+
+@dataclass(frozen=True, slots=True)
+class DialOut:
+    participant_id: int
+    conference_id: int
+    conference_name: str
+    address: str
+    display: str
+
+
+class CallParticipants:
+    """The participants the SIP calls of the owner process put in the store (type ``ad_hoc``, protocol ``sip``)."""
+
+    def __init__(self, service: ConferenceService) -> None:
+        self.service = service
+
+    async def admit(
+        self, numeric_id: str, *, display_name: str, address: str, direction: str = "incoming", dry_run: bool = False
+    ) -> CallAdmission | CallRefusal | None:
+        """One unit: route the dialled number and, if it may join, add a ``connecting`` participant.
+
+        ``dry_run`` only routes (None: it may join), without writing.
+        """
+        service = self.service
+        now = service.clock()
+
+        def unit(session: Session) -> CallAdmission | CallRefusal | None:
+            found = store.conference_by_numeric_id(session, numeric_id)
+            if found is None:
+                return "unknown"
+            conference, guest = found
+            if not conference_is_active(conference, now):
+                return "inactive"
+            if conference.locked:
+                return "locked"
+            if conference.options.get("guestPin" if guest else "pin") or conference.options.get("pin"):
+                return "pin"
+            if store.participant_count(session, conference.id) >= service._port_limit(conference):
+                return "full"
+            if dry_run:
+                return None
+            revision = service._bump(session)
+            participant = Participant(
+                conference_id=conference.id,
+                name=f"~{now.timestamp()}",
+                protocol="sip",
+                participant_type="ad_hoc",
+                address=address[:63],
+                options={"displayName": display_name[:31], "callDirection": direction, "addAsGuest": guest},
+                call_state="connecting",
+                connect_time=None,
+                revision=revision,
+            )
+            session.add(participant)
+            session.flush()
+            participant.name = str(participant.id)
+            session.flush()
+            conference.revision = revision
+            service._refresh_presence(session, conference, now)
+            return CallAdmission(conference.name, conference.id, participant.id, guest)
+
+        return await service.database.run(unit, write=not dry_run)
+
+    async def connected(self, participant_id: int) -> None:
+        service = self.service
+        now = service.clock()
+
+        def unit(session: Session) -> None:
+            participant = session.get(Participant, participant_id)
+            if participant is None or participant.call_state != "connecting":
+                return
+            revision = service._bump(session)
+            participant.call_state = "connected"
+            participant.connect_time = now
+            participant.revision = revision
+
+        await service.database.run(unit)
+
+    async def ended(self, participant_id: int) -> None:
+        """The call is over: the participant disappears (a dead record for ``lastRevision`` queries)."""
+        service = self.service
+        now = service.clock()
+
+        def unit(session: Session) -> None:
+            participant = session.get(Participant, participant_id)
+            if participant is None:
+                return
+            conference = session.get(Conference, participant.conference_id)
+            revision = service._bump(session)
+            dead = {
+                "participantName": participant.name,
+                "participantProtocol": participant.protocol,
+                "participantType": participant.participant_type,
+                "conferenceName": conference.name if conference is not None else "",
+            }
+            store.add_dead(session, "participant", participant.id, dead, revision, now)
+            session.delete(participant)
+            session.flush()
+            if conference is not None:
+                conference.revision = revision
+                service._refresh_presence(session, conference, now)
+
+        await service.database.run(unit)
+
+    async def states(self, participant_ids: list[int]) -> dict[int, CallParticipantState]:
+        """Current state of these participants; a missing id was removed (or its conference destroyed)."""
+        if not participant_ids:
+            return {}
+        service = self.service
+        now = service.clock()
+
+        def unit(session: Session) -> dict[int, CallParticipantState]:
+            out: dict[int, CallParticipantState] = {}
+            for participant in session.query(Participant).filter(Participant.id.in_(participant_ids)):
+                conference = session.get(Conference, participant.conference_id)
+                state = participant.call_state
+                if conference is None or not conference_is_active(conference, now):
+                    state = "disconnected"
+                out[participant.id] = CallParticipantState(state, bool(participant.options.get("audioRxMuted")))
+            return out
+
+        return await service.database.run(unit, write=False)
+
+    async def claim_dial_outs(self, busy: set[int], limit: int = 20) -> list[DialOut]:
+        """``by_address`` SIP participants of active conferences that should be connected and have no call
+        (added, or ``participant.connect``): marked ``connecting`` and returned, for the owner to dial."""
+        service = self.service
+        now = service.clock()
+
+        def unit(session: Session) -> list[DialOut]:
+            rows = (
+                session.query(Participant, Conference)
+                .join(Conference, Conference.id == Participant.conference_id)
+                .filter(
+                    Participant.participant_type == "by_address",
+                    Participant.protocol == "sip",
+                    Participant.call_state == "connected",
+                )
+                .order_by(Participant.id)
+                .limit(limit + len(busy))
+                .all()
+            )
+            wanted = [(p, c) for p, c in rows if p.id not in busy and conference_is_active(c, now)][:limit]
+            if not wanted:
+                return []
+            revision = service._bump(session)
+            out: list[DialOut] = []
+            for participant, conference in wanted:
+                participant.call_state = "connecting"
+                participant.connect_time = None
+                participant.revision = revision
+                conference.revision = revision
+                options = participant.options
+                override = options.get("displayNameOverrideValue") if options.get("displayNameOverrideStatus") else None
+                display = str(override or participant.name)
+                out.append(DialOut(participant.id, conference.id, conference.name, participant.address, display))
+            return out
+
+        return await service.database.run(unit)
+
+    async def dial_ended(self, participant_id: int, reason: str) -> None:
+        """A dial-out failed or ended: ``disconnected`` with ``reason`` (it stays, as configured)."""
+        service = self.service
+        now = service.clock()
+
+        def unit(session: Session) -> None:
+            participant = session.get(Participant, participant_id)
+            if participant is None or participant.call_state not in ("connecting", "connected"):
+                return
+            conference = session.get(Conference, participant.conference_id)
+            revision = service._bump(session)
+            participant.call_state = "disconnected"
+            participant.disconnect_time = now
+            participant.disconnect_reason = reason[:32]
+            participant.revision = revision
+            session.flush()
+            if conference is not None:
+                conference.revision = revision
+                service._refresh_presence(session, conference, now)
+
+        await service.database.run(unit)
+
+    async def clear_orphans(self) -> None:
+        """A new owner starts clean: callers a dead owner left behind go, its half-dialled calls fail."""
+        service = self.service
+        now = service.clock()
+
+        def unit(session: Session) -> None:
+            incoming = (
+                session.query(Participant)
+                .filter(Participant.participant_type == "ad_hoc", Participant.protocol == "sip")
+                .all()
+            )
+            dialling = (
+                session.query(Participant)
+                .filter(
+                    Participant.participant_type == "by_address",
+                    Participant.protocol == "sip",
+                    Participant.call_state == "connecting",
+                )
+                .all()
+            )
+            if not incoming and not dialling:
+                return
+            revision = service._bump(session)
+            touched: set[int] = set()
+            for participant in incoming:
+                dead = {
+                    "participantName": participant.name,
+                    "participantProtocol": participant.protocol,
+                    "participantType": participant.participant_type,
+                    "conferenceName": "",
+                }
+                conference = session.get(Conference, participant.conference_id)
+                if conference is not None:
+                    dead["conferenceName"] = conference.name
+                store.add_dead(session, "participant", participant.id, dead, revision, now)
+                touched.add(participant.conference_id)
+                session.delete(participant)
+            for participant in dialling:
+                participant.call_state = "disconnected"
+                participant.disconnect_time = now
+                participant.disconnect_reason = "bridge restarted"
+                participant.revision = revision
+                touched.add(participant.conference_id)
+            session.flush()
+            for conference_id in touched:
+                conference = session.get(Conference, conference_id)
+                if conference is not None:
+                    conference.revision = revision
+                    service._refresh_presence(session, conference, now)
+
+        await service.database.run(unit)
+
+    async def live_conferences(self, conference_ids: list[int]) -> set[int]:
+        """Which of these conferences exist and are active (the others' mixing rooms can go)."""
+        if not conference_ids:
+            return set()
+        now = self.service.clock()
+
+        def unit(session: Session) -> set[int]:
+            rows = session.query(Conference).filter(Conference.id.in_(conference_ids))
+            return {conference.id for conference in rows if conference_is_active(conference, now)}
+
+        return await self.service.database.run(unit, write=False)
+
+    async def current_revision(self) -> int:
+        def unit(session: Session) -> int:
+            return store.current_revision(session)
+
+        return await self.service.database.run(unit, write=False)
