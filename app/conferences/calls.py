@@ -159,8 +159,9 @@ class CallParticipants:
         return await service.database.run(unit, write=False)
 
     async def claim_dial_outs(self, busy: set[int], limit: int = 20) -> list[DialOut]:
-        """``by_address`` SIP participants of active conferences that should be connected and have no call
-        (added, or ``participant.connect``): marked ``connecting`` and returned, for the owner to dial."""
+        """``by_address`` SIP participants of active conferences that should be in a call and have none here
+        (``connecting``: added or ``participant.connect``; ``connected``: a dead owner's call), marked
+        ``connecting`` and returned, for the owner to dial."""
         service = self.service
         now = service.clock()
 
@@ -171,7 +172,7 @@ class CallParticipants:
                 .filter(
                     Participant.participant_type == "by_address",
                     Participant.protocol == "sip",
-                    Participant.call_state == "connected",
+                    Participant.call_state.in_(("connecting", "connected")),
                 )
                 .order_by(Participant.id)
                 .limit(limit + len(busy))
@@ -218,7 +219,8 @@ class CallParticipants:
         await service.database.run(unit)
 
     async def clear_orphans(self) -> None:
-        """A new owner starts clean: callers a dead owner left behind go, its half-dialled calls fail."""
+        """A new owner starts clean: callers a dead owner left behind go (their calls died with it); its
+        dial-outs, ``connecting`` or ``connected``, are claimed and dialled again by ``claim_dial_outs``."""
         service = self.service
         now = service.clock()
 
@@ -228,16 +230,7 @@ class CallParticipants:
                 .filter(Participant.participant_type == "ad_hoc", Participant.protocol == "sip")
                 .all()
             )
-            dialling = (
-                session.query(Participant)
-                .filter(
-                    Participant.participant_type == "by_address",
-                    Participant.protocol == "sip",
-                    Participant.call_state == "connecting",
-                )
-                .all()
-            )
-            if not incoming and not dialling:
+            if not incoming:
                 return
             revision = service._bump(session)
             touched: set[int] = set()
@@ -254,12 +247,6 @@ class CallParticipants:
                 store.add_dead(session, "participant", participant.id, dead, revision, now)
                 touched.add(participant.conference_id)
                 session.delete(participant)
-            for participant in dialling:
-                participant.call_state = "disconnected"
-                participant.disconnect_time = now
-                participant.disconnect_reason = "bridge restarted"
-                participant.revision = revision
-                touched.add(participant.conference_id)
             session.flush()
             for conference_id in touched:
                 conference = session.get(Conference, conference_id)

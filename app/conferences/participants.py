@@ -26,6 +26,13 @@ from app.conferences.views import ACTIVE_CALL_STATES, conference_is_active
 logger = logging.getLogger("adhoc.conferences")
 
 
+def connected_state(protocol: str, participant_type: str) -> str:
+    """The call state of a participant told to connect: a SIP participant by address is ``connecting`` until
+    the call the bridge places to it is answered (``app.calls`` dials it); one the bridge places no call for
+    (H.323) is recorded as ``connected`` at once."""
+    return "connecting" if protocol == "sip" and participant_type == "by_address" else "connected"
+
+
 class ParticipantOperations(ServiceCore):
     # -- participant.* --------------------------------------------------------------------------------
 
@@ -65,6 +72,7 @@ class ParticipantOperations(ServiceCore):
             if count >= self._port_limit(conference):
                 raise errors.ParticipantLimitReached
             connect = active and not options.get("deferConnection", False)
+            state = connected_state(protocol, participant_type)
             participant = Participant(
                 conference_id=conference.id,
                 name=params.participantName if participant_type == "by_address" else f"~{now.timestamp()}",
@@ -72,8 +80,8 @@ class ParticipantOperations(ServiceCore):
                 participant_type=participant_type,
                 address=params.address,
                 options=options,
-                call_state="connected" if connect else "dormant",
-                connect_time=now if connect else None,
+                call_state=state if connect else "dormant",
+                connect_time=now if connect and state == "connected" else None,
                 revision=revision,
             )
             session.add(participant)
@@ -119,8 +127,9 @@ class ParticipantOperations(ServiceCore):
             if not conference_is_active(conference, now):
                 raise errors.OperationRefused("conference is not active")
             if participant.call_state not in ACTIVE_CALL_STATES:
-                participant.call_state = "connected"
-                participant.connect_time = now
+                state = connected_state(participant.protocol, participant.participant_type)
+                participant.call_state = state
+                participant.connect_time = now if state == "connected" else None
                 participant.disconnect_time = None
                 participant.disconnect_reason = None
                 participant.revision = revision
