@@ -9,11 +9,12 @@ import shutil
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from app.security.passwords import hash_password
 from bench.auth_cost import AuthCost, measure_auth
+from bench.media import CALLERS, CALLS_PER_SECOND, CONFERENCES, HOLD_MS, media_bench
 from bench.populate import TEMPLATE_NAME, copy_template
 from bench.probe import call
 from bench.processes import ALL_CPUS, LOAD_CPUS, SERVER_CPUS, Server, start_baseline
@@ -221,6 +222,30 @@ def conclude(run: Session, figures: Figures, auth: AuthCost) -> Summary:
     )
 
 
+def media_part(run: Session) -> str:
+    """The media step (SIPp calls into Janus-mixed conferences), its targets, and its summary fields."""
+    say("\nmedia: SIPp callers into conferences mixed by the embedded Janus")
+    media = media_bench(run)
+    if media is None:
+        return "media_calls=0"
+    say(
+        f"media: {media.calls} calls ({CONFERENCES} conferences x {CALLERS} callers, {CALLS_PER_SECOND} new calls/s, "
+        f"each held {HOLD_MS / 1000:g} s so all are up at once), {media.failed} failed; INVITE-to-200 p50 "
+        f"{media.setup_p50_ms:.1f} ms, p99 {media.setup_p99_ms:.1f} ms; CPU: ours {media.ours_cpu_s:.2f} s, "
+        f"Janus {media.janus_cpu_s:.2f} s"
+    )
+    for target in (
+        Target("media set-up p99 at 20 new calls/s", media.setup_p99_ms, 100, False, " ms"),
+        Target("media signalling CPU share at 50 calls", media.signalling_cpu_share, 0.10, False),
+        Target("media calls dropped", float(media.failed), 0, False),
+    ):
+        say(target.line())
+    return (
+        f"media_calls={media.calls - media.failed} media_setup_p50_ms={media.setup_p50_ms:.1f} "
+        f"media_setup_p99_ms={media.setup_p99_ms:.1f} media_signalling_cpu_share={media.signalling_cpu_share:.2f}"
+    )
+
+
 def bench(run: Session) -> Summary:
     say(f"machine: {machine()}")
     say(f"each step: 1 s warm-up, {run.duration:g} s measured; keep-alive HTTPS with verified TLS; closed loop")
@@ -235,13 +260,15 @@ def bench(run: Session) -> Summary:
         service = at_scale(run, service, figures)
     run.stop(service)
     workers(run, figures, unavailable)
-    return conclude(run, figures, auth)
+    summary = conclude(run, figures, auth)
+    return replace(summary, media=media_part(run))
 
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--duration", type=float, default=4.0, help="measured seconds per step (default 4)")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs, databases)")
+    parser.add_argument("--media-only", action="store_true", help="only the media part (SIPp calls into Janus)")
     args = parser.parse_args(argv)
     if shutil.which("taskset") is None:
         say("taskset (util-linux) is required to pin the servers and the load generator")
@@ -250,6 +277,10 @@ def main(argv: list[str]) -> int:
     work = Path(tempfile.mkdtemp(prefix="adhoc-bench-"))
     run = Session(work=work, duration=args.duration, password_hash=hash_password(PASSWORD))
     try:
+        if args.media_only:
+            say(f"machine: {machine()}")
+            say(f"summary: {media_part(run)}")
+            return 0
         summary = bench(run)
     finally:
         run.stop_all()

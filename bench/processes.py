@@ -9,6 +9,7 @@ import ssl
 import subprocess
 import sys
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,16 +91,24 @@ class Server:
                     total_kib += int(line.split()[1])
         return total_kib / 1024
 
-    def cpu_seconds(self) -> float:
-        """User + system CPU time of every server process so far."""
-        ticks = 0
+    def janus_pids(self) -> set[int]:
+        """The media engine the service started (the embedded Janus), one of its descendants."""
+        found = set()
         for pid in self.pids():
             try:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                if Path(f"/proc/{pid}/comm").read_text().strip() == "janus":
+                    found.add(pid)
             except OSError:
                 continue
-            ticks += int(fields[11]) + int(fields[12])
-        return ticks / CLOCK_TICKS
+        return found
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of every server process so far, the embedded Janus left out."""
+        janus = self.janus_pids()
+        return _cpu_seconds(pid for pid in self.pids() if pid not in janus)
+
+    def janus_cpu_seconds(self) -> float:
+        return _cpu_seconds(self.janus_pids())
 
     def stop(self, timeout: float = 30) -> None:
         if self.process.poll() is None:
@@ -109,6 +118,17 @@ class Server:
             except subprocess.TimeoutExpired:
                 os.kill(self.process.pid, signal.SIGKILL)
                 self.process.wait()
+
+
+def _cpu_seconds(pids: Iterable[int]) -> float:
+    ticks = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / CLOCK_TICKS
 
 
 def _spawn(argv: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
@@ -130,6 +150,7 @@ def start_service(
             "ADHOC_SERVER__HTTPS_PORT": str(https_port),
             "ADHOC_SERVER__HTTP_PORT": str(http_port),
             "ADHOC_SERVER__WORKERS": str(workers),
+            "ADHOC_SIP__LOCAL_PORT": "0",  # the SIP socket on an ephemeral port (the media step sets its own)
             **credentials,
         }
     )

@@ -94,6 +94,7 @@ class Summary:
     workers2_ratio: float
     fastapi_device_query_ratio: float = 0.0
     fastapi_adhoc_cycle_ratio: float = 0.0
+    media: str = "media_calls=0"  # the media part's fields (``media_line``), or its n/a
 
     def line(self) -> str:
         return (
@@ -101,5 +102,5 @@ class Summary:
             f"auth_share={self.auth_share:.2f} scale_ratio={self.scale_ratio:.2f} rss_mb={round(self.rss_mb)} "
             f"workers2_ratio={self.workers2_ratio:.2f} "
             f"fastapi_device_query_ratio={self.fastapi_device_query_ratio:.2f} "
-            f"fastapi_adhoc_cycle_ratio={self.fastapi_adhoc_cycle_ratio:.2f}"
+            f"fastapi_adhoc_cycle_ratio={self.fastapi_adhoc_cycle_ratio:.2f} {self.media}"
         )

@@ -40,8 +40,11 @@ class Session:
             "ADHOC_CONFERENCES__MAX_CONFERENCES": str(LIVE_LARGE + 64),
         }
 
-    def service(self, name: str, *, workers: int = 1, cpus: str = SERVER_CPUS) -> Server:
-        server = start_service(self.work / name, self.credentials_env(), workers=workers, cpus=cpus, name=name)
+    def service(
+        self, name: str, *, workers: int = 1, cpus: str = SERVER_CPUS, extra_env: dict[str, str] | None = None
+    ) -> Server:
+        env = {**self.credentials_env(), **(extra_env or {})}
+        server = start_service(self.work / name, env, workers=workers, cpus=cpus, name=name)
         self.servers.append(server)
         # Warm every worker's credential cache before measuring: on a cold cache each concurrent first
         # request runs its own argon2 verify (2 at a time per process). 8 fresh connections reach both workers.
