@@ -17,6 +17,7 @@ from app.calls.dialout import Dialer
 from app.calls.media import MediaEngineLike
 from app.calls.server import CallServer
 from app.conferences.calls import CallParticipants
+from app.core.tasks import cancel_and_wait, sleep_or_wake
 from app.sip.client import SipUserAgent
 
 __all__ = ["CallOwner"]
@@ -54,11 +55,8 @@ class CallOwner:
         self._task = asyncio.create_task(self._run(), name="calls-reconcile")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
         for task in list(self.dialling.values()):
             task.cancel()
         for task in list(self.dialling.values()):
@@ -92,10 +90,7 @@ class CallOwner:
                 raise
             except Exception:
                 log.exception("call reconciliation failed; retrying next tick")
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.tick):
-                    await self._wake.wait()
-            self._wake.clear()
+            await sleep_or_wake(self._wake, self.tick)
 
     async def reconcile(self) -> None:
         server = self.server

@@ -8,10 +8,10 @@ fire with no request arriving, within about one sweep interval of their due time
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from app.conferences.service import ConferenceService
+from app.core.tasks import cancel_and_wait
 
 logger = logging.getLogger("adhoc.conferences.timers")
 
@@ -30,11 +30,8 @@ class Sweeper:
             self._task = asyncio.create_task(self._run(), name="conference-sweeper")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
     async def sweep_once(self, sweep_number: int = 0) -> None:
         await self.service.end_due_conferences()

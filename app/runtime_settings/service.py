@@ -9,7 +9,6 @@ the worker that makes a change applies it at once.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,6 +17,7 @@ from typing import Any, Final
 import anyio
 
 from app.core.config import Settings
+from app.core.tasks import cancel_and_wait
 from app.runtime_settings import store
 from app.runtime_settings.store import StoredGlobals
 from app.runtime_settings.validation import WRITABLE, InvalidSetting, check_value
@@ -125,11 +125,8 @@ class RuntimeSettings:
             self._task = asyncio.create_task(self._poll(), name="runtime settings poll")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
     async def _poll(self) -> None:
         failing = False

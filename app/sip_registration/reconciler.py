@@ -26,6 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app.conferences import repository as conference_repository
 from app.conferences.clock import Clock, utc_clock
+from app.core.tasks import cancel_and_wait, sleep_or_wake
 from app.sip.client import SipUserAgent
 from app.sip.digest import CredentialLookup
 from app.sip.registration import RegistrationManager, RegistrationState, RegistrationStatus
@@ -126,11 +127,8 @@ class RegistrationCoordinator:
         self._wake.set()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
         if self._manager is not None:
             still_held = asyncio.get_running_loop().time() < self._held_until
             try:
@@ -146,12 +144,7 @@ class RegistrationCoordinator:
                 raise
             except Exception:
                 logger.exception("SIP registration tick failed; retrying next tick")
-            # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancel that lands as the
-            # event is set (a conference removed just before shutdown), and stop() then waits forever.
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.tick):
-                    await self._wake.wait()
-            self._wake.clear()
+            await sleep_or_wake(self._wake, self.tick)
 
     # -- one tick -------------------------------------------------------------------------------------
 
