@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from selenium import webdriver
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
@@ -33,9 +34,14 @@ def start_browser() -> webdriver.Chrome:
 
 
 def wait_for(condition: Callable[[], T | None], timeout: float = 10.0, message: str = "condition") -> T:
+    """``condition()`` once it is truthy; an element not there yet (the next page still loading) or gone stale
+    (the page replaced under it) counts as not yet."""
     deadline = time.monotonic() + timeout
     while True:
-        value = condition()
+        try:
+            value = condition()
+        except (NoSuchElementException, StaleElementReferenceException):
+            value = None
         if value:
             return value
         if time.monotonic() > deadline:
