@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Literal, Protocol, cast
 if TYPE_CHECKING:
     from app.core.config import Settings
 
-__all__ = ["build_engine", "MediaCodec", "MediaEngineLike", "MediaLegLike", "MediaUnavailableError", "NoMediaEngine"]
+__all__ = ["build_engine", "MediaCodec", "MediaEngineLike", "MediaLegLike"]
 
 MediaCodec = Literal["pcmu", "pcma", "opus"]
 
@@ -50,52 +50,6 @@ class MediaEngineLike(Protocol):
     async def set_muted(self, leg: MediaLegLike, muted: bool) -> None: ...
     async def leave(self, leg: MediaLegLike) -> None: ...
     def on_lost(self, callback: Callable[[], Awaitable[None]]) -> None: ...
-
-
-class MediaUnavailableError(Exception):
-    """No media engine (no Janus): calls are answered 503 with Retry-After."""
-
-
-class NoMediaEngine:
-    """Stands in when no engine is configured: never available, every call gets 503."""
-
-    available = False
-
-    async def start(self) -> None:
-        return None
-
-    async def stop(self) -> None:
-        return None
-
-    async def ensure_room(self, room: int) -> None:
-        raise MediaUnavailableError("no media engine")
-
-    async def destroy_room(self, room: int) -> None:
-        return None
-
-    async def join(
-        self,
-        room: int,
-        *,
-        display: str,
-        codec: MediaCodec,
-        remote_ip: str,
-        remote_port: int,
-        opus_pt: int | None = None,
-    ) -> MediaLegLike:
-        raise MediaUnavailableError("no media engine")
-
-    async def update_remote(self, leg: MediaLegLike, remote_ip: str, remote_port: int) -> MediaLegLike:
-        raise MediaUnavailableError("no media engine")
-
-    async def set_muted(self, leg: MediaLegLike, muted: bool) -> None:
-        return None
-
-    async def leave(self, leg: MediaLegLike) -> None:
-        return None
-
-    def on_lost(self, callback: Callable[[], Awaitable[None]]) -> None:
-        return None
 
 
 def build_engine(settings: Settings) -> MediaEngineLike:

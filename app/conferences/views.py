@@ -190,7 +190,8 @@ def participant_struct(
     return struct
 
 
-# Packet counters of the deprecated participant struct: no media flows through this bridge, so none moved.
+# Packet counters of the deprecated participant struct: Janus mixes the audio and reports no per-participant
+# counts to us, so they are sent as 0.
 MEDIA_COUNTERS = (
     "audioRxLost",
     "audioRxReceived",
