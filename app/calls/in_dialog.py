@@ -4,7 +4,7 @@ included), BYE from the caller, and CANCEL of an INVITE still unanswered."""
 from __future__ import annotations
 
 from app.calls.dialog import Call
-from app.calls.server_base import MIN_SE, CallServerBase, log, requested_session_timer
+from app.calls.server_base import MIN_SE, CallServerBase, log, requested_session_timer, supports_timer
 from app.sip.message import Request
 from app.sip.sdp import AudioChoice, SdpError, build_answer, negotiate, parse_sdp
 from app.sip.server_transaction import ServerTransaction, make_response
@@ -118,6 +118,8 @@ class InDialogRequests(CallServerBase):
         headers: list[tuple[str, str]] = [("Contact", self._local_contact(call.transport))]
         if call.session_expires is not None:
             headers.append(("Session-Expires", f"{call.session_expires};refresher={call.refresher or 'uac'}"))
+            if supports_timer(tx.request):
+                headers.append(("Require", "timer"))
         resp = make_response(tx.request, 200, "OK", to_tag=call.local_tag, headers=headers)
         if body:
             resp.headers.add("Content-Type", "application/sdp")

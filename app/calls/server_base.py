@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
 from typing import Any
 
 from app.calls.dialog import Call, copy_record_route, header_param, name_addr_uri
@@ -222,7 +222,15 @@ class CallServerBase:
         else:
             await self.participants.ended(call.participant_id)
 
-    def _in_dialog_request(self, call: Call, method: str, *, cseq: int | None = None, body: bytes = b"") -> Request:
+    def _in_dialog_request(
+        self,
+        call: Call,
+        method: str,
+        *,
+        cseq: int | None = None,
+        body: bytes = b"",
+        headers: Sequence[tuple[str, str]] = (),
+    ) -> Request:
         transport = call.transport
         host, port = self.ua.local_addr
         sent_by = (f"[{host}]" if ":" in host else host) + f":{port}"
@@ -232,8 +240,11 @@ class CallServerBase:
         for name, value in call.dialog_headers(method, cseq=cseq):
             req.headers.add(name, value)
         req.headers.add("User-Agent", "adhoc-bridge")
-        if body:
+        for name, value in headers:
+            req.headers.add(name, value)
+        if body or method in ("INVITE", "UPDATE"):  # target refresh requests carry our Contact (RFC 3311 section 5.1)
             req.headers.add("Contact", self._local_contact(transport))
+        if body:
             req.headers.add("Content-Type", "application/sdp")
         return req
 
@@ -243,8 +254,10 @@ class CallServerBase:
         target = name_addr_uri(call.route_set[0]) if call.route_set else call.remote_target
         return await self.ua.resolve(parse_uri(target))
 
-    async def _send_in_dialog(self, call: Call, method: str, body: bytes = b"") -> Response | None:
-        req = self._in_dialog_request(call, method, body=body)
+    async def _send_in_dialog(
+        self, call: Call, method: str, body: bytes = b"", headers: Sequence[tuple[str, str]] = ()
+    ) -> Response | None:
+        req = self._in_dialog_request(call, method, body=body, headers=headers)
         try:
             addr = await self._next_hop(call)
             return await self.ua.transactions.send(req, addr, call.transport)
@@ -279,7 +292,9 @@ class CallServerBase:
             se = call.session_expires
             if call.refresher == "uas":
                 await asyncio.sleep(se / 2)
-                resp = await self._send_in_dialog(call, "UPDATE")
+                # the refresh names us its refresher again: without Session-Expires the peer's timer would stop
+                timer = [("Supported", "timer"), ("Session-Expires", f"{se};refresher=uac")]
+                resp = await self._send_in_dialog(call, "UPDATE", headers=timer)
                 if resp is None or resp.status in (404, 408, 410, 416, 480, 481, 482, 483, 484, 485, 502, 604):
                     await self.hang_up(call, "session refresh failed")
                     return
