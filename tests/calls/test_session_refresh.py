@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,14 @@ pytestmark = pytest.mark.skipif(shutil.which("janus") is None, reason="janus is 
 def _callers(bridge: Any, conference: str) -> list[dict[str, Any]]:
     found = rpc(bridge, "participant.enumerate").get("participants", [])
     return [p for p in found if p["conferenceName"] == conference]
+
+
+def _connected(bridge: Any, conference: str) -> Callable[[], bool | None]:
+    return lambda: [c["currentState"]["callState"] for c in _callers(bridge, conference)] == ["connected"] or None
+
+
+def _gone(bridge: Any, conference: str) -> Callable[[], bool]:
+    return lambda: not _callers(bridge, conference)
 
 
 def test_the_bridge_refreshes_and_hangs_up_when_the_refresh_is_refused(calling: CallingBridge, tmp_path: Path) -> None:
@@ -55,11 +64,7 @@ def test_the_bridge_refreshes_and_hangs_up_when_the_refresh_is_refused(calling: 
             )
         }
         for name in conferences:
-            wait_until(
-                f"{name}: caller connected",
-                lambda name=name: [c["currentState"]["callState"] for c in _callers(b, name)] == ["connected"] or None,
-                timeout=20,
-            )
+            wait_until(f"{name}: caller connected", _connected(b, name), timeout=20)
         kept_log = kept[1] / "messages.log"
         wait_until("the bridge's refresh", lambda: "UPDATE sip:caller@" in kept_log.read_text() or None, timeout=60)
         # refreshed and answered 200: the call is still up (its BYE, a few seconds on, gets the bridge's 200)
@@ -71,7 +76,7 @@ def test_the_bridge_refreshes_and_hangs_up_when_the_refresh_is_refused(calling: 
             assert f"SIP/2.0 {status} " in log
             assert "BYE sip:caller@" in log
         for name in conferences:
-            wait_until(f"{name}: caller gone", lambda name=name: not _callers(b, name), timeout=10)
+            wait_until(f"{name}: caller gone", _gone(b, name), timeout=10)
     finally:
         for name in conferences:
             rpc(b, "conference.destroy", conferenceName=name)
@@ -92,17 +97,13 @@ def test_the_caller_refreshes_by_reinvite_and_update(calling: CallingBridge, tmp
     rpc(b, "conference.create", conferenceName="se-uac", numericId="7824")
     try:
         proc, workdir = start_uac(tmp_path, "uac_refreshes.xml", calling.sip_port, "7824", keys={"pause": "1000"})
-        wait_until(
-            "caller connected",
-            lambda: [c["currentState"]["callState"] for c in _callers(b, "se-uac")] == ["connected"] or None,
-            timeout=20,
-        )
+        wait_until("caller connected", _connected(b, "se-uac"), timeout=20)
         log = finish_uac(proc, workdir)  # every 200 kept the caller the refresher (Session-Expires, Require)
         (first_sid, first_version, first_port), (sid, version, port) = _answers(log)
         assert sid == first_sid  # the same session (RFC 3264 section 8: only the version may change)
         assert int(version) in (int(first_version), int(first_version) + 1)
         assert port == first_port  # an unchanged offer leaves the media where it was
         assert "UPDATE sip:caller@" not in log  # the caller refreshes: the bridge sends no refresh of its own
-        wait_until("caller gone", lambda: not _callers(b, "se-uac"), timeout=10)
+        wait_until("caller gone", _gone(b, "se-uac"), timeout=10)
     finally:
         rpc(b, "conference.destroy", conferenceName="se-uac")

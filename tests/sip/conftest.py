@@ -94,7 +94,10 @@ class SippFactory:
     tmp: Path
     peers: list[SippPeer] = field(default_factory=list)
 
-    def start(self, scenario: str, *, keys: dict[str, str] | None = None, timeout_s: int = 20) -> SippPeer:
+    def start(
+        self, scenario: str, *, keys: dict[str, str] | None = None, timeout_s: int = 20, transport: str = "u1"
+    ) -> SippPeer:
+        """Run ``scenario`` (a UAS) on a free port; ``transport`` is SIPp's ``-t`` (``t1``: one TCP socket)."""
         sipp = require_binary("sipp")
         port = free_port()
         workdir = self.tmp / f"sipp-{len(self.peers)}"
@@ -120,6 +123,8 @@ class SippFactory:
             "-timeout",
             f"{timeout_s}s",
             "-timeout_error",
+            "-t",
+            transport,
         ]
         for k, v in (keys or {}).items():
             cmd += ["-key", k, v]
