@@ -5,7 +5,7 @@ Routing (RFC 3261 answers): the Request-URI user part is a conference ``numericI
 entry is not supported yet), full 486, no media engine 503 with Retry-After, bad SDP 400, SRTP-only or no
 common codec 488. Early offer (SDP in the INVITE) and delayed offer (we offer in the 200, the answer comes
 in the ACK) both work; re-INVITE and UPDATE answer within the session (hold included); Session-Expires is
-honoured as a UAS (RFC 4028) with the caller as refresher.
+honoured as a UAS (RFC 4028) with either side as the refresher.
 """
 
 from __future__ import annotations

@@ -286,15 +286,34 @@ class CallServerBase:
         with contextlib.suppress(OSError):
             await call.transport.send(ack.to_bytes(), addr)
 
+    async def _refresh_by_reinvite(self, call: Call, headers: Sequence[tuple[str, str]]) -> Response | None:
+        """A session refresh by re-INVITE with our SDP as it is (same version: no change), ACKed when answered."""
+        req = self._in_dialog_request(call, "INVITE", body=call.local_sdp, headers=headers)
+        try:
+            addr = await self._next_hop(call)
+            resp = await self.ua.transactions.send(req, addr, call.transport)
+        except (TransactionTimeoutError, OSError, SipUriError) as exc:
+            log.info("re-INVITE got no answer: %s", exc, extra={"participant": call.participant_id})
+            return None
+        if resp.status < 300:
+            ack = self._in_dialog_request(call, "ACK", cseq=call.local_cseq)
+            with contextlib.suppress(OSError):
+                await call.transport.send(ack.to_bytes(), addr)
+        return resp
+
     async def _session_timer(self, call: Call) -> None:
-        """RFC 4028: the caller refreshes before expiry, else we end the call; as refresher we send UPDATE."""
+        """RFC 4028: the caller refreshes before expiry, else we end the call; as refresher we send UPDATE (a
+        re-INVITE to a peer whose Allow lacks UPDATE, or that refuses it with 405/501)."""
         while not call.ended and call.session_expires is not None:
             se = call.session_expires
             if call.refresher == "uas":
                 await asyncio.sleep(se / 2)
                 # the refresh names us its refresher again: without Session-Expires the peer's timer would stop
                 timer = [("Supported", "timer"), ("Session-Expires", f"{se};refresher=uac")]
-                resp = await self._send_in_dialog(call, "UPDATE", headers=timer)
+                update = allows_update(call.invite.request)
+                resp = await self._send_in_dialog(call, "UPDATE", headers=timer) if update else None
+                if not update or (resp is not None and resp.status in (405, 501)):
+                    resp = await self._refresh_by_reinvite(call, timer)
                 if resp is None or resp.status in (404, 408, 410, 416, 480, 481, 482, 483, 484, 485, 502, 604):
                     await self.hang_up(call, "session refresh failed")
                     return
@@ -306,6 +325,12 @@ class CallServerBase:
             except TimeoutError:
                 await self.hang_up(call, "session expired")
                 return
+
+
+def allows_update(request: Request) -> bool:
+    """The peer takes UPDATE: its Allow lists it, or it sent no Allow (nothing said otherwise)."""
+    rows = request.headers.get_all("Allow")
+    return not rows or any(method.strip().upper() == "UPDATE" for row in rows for method in split_comma_list(row))
 
 
 def supports_timer(request: Request) -> bool:

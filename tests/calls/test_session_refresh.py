@@ -34,9 +34,11 @@ def _gone(bridge: Any, conference: str) -> Callable[[], bool]:
     return lambda: not _callers(bridge, conference)
 
 
-def test_the_bridge_refreshes_and_hangs_up_when_the_refresh_is_refused(calling: CallingBridge, tmp_path: Path) -> None:
+def test_the_bridge_refreshes_by_update_or_reinvite_and_hangs_up_when_refused(
+    calling: CallingBridge, tmp_path: Path
+) -> None:
     b = calling.bridge
-    conferences = {"se-kept": "7821", "se-481": "7822", "se-408": "7823"}
+    conferences = {"se-kept": "7821", "se-481": "7822", "se-408": "7823", "se-reinvite": "7825"}
     for name, number in conferences.items():
         rpc(b, "conference.create", conferenceName=name, numericId=number)
     try:
@@ -46,9 +48,14 @@ def test_the_bridge_refreshes_and_hangs_up_when_the_refresh_is_refused(calling: 
             "uac_bridge_refreshes.xml",
             calling.sip_port,
             "7821",
-            keys={"supported": "replaces", "refresher_param": "", "pause": "3000"},
+            keys={"supported": "replaces", "refresher_param": "", "pause": "5000"},
             timeout_s=80,
         )
+        # a caller whose Allow lacks UPDATE is refreshed by re-INVITE
+        reinvited = start_uac(
+            tmp_path / "reinvite", "uac_bridge_refreshes_by_reinvite.xml", calling.sip_port, "7825",
+            keys={"pause": "5000"}, timeout_s=80,
+        )  # fmt: skip
         refused = {
             status: start_uac(
                 tmp_path / str(status),
@@ -65,12 +72,20 @@ def test_the_bridge_refreshes_and_hangs_up_when_the_refresh_is_refused(calling: 
         }
         for name in conferences:
             wait_until(f"{name}: caller connected", _connected(b, name), timeout=20)
-        kept_log = kept[1] / "messages.log"
-        wait_until("the bridge's refresh", lambda: "UPDATE sip:caller@" in kept_log.read_text() or None, timeout=60)
-        # refreshed and answered 200: the call is still up (its BYE, a few seconds on, gets the bridge's 200)
-        assert [c["currentState"]["callState"] for c in _callers(b, "se-kept")] == ["connected"]
+        kept_log, reinvited_log = kept[1] / "messages.log", reinvited[1] / "messages.log"
+        wait_until("the bridge's UPDATE", lambda: "UPDATE sip:caller@" in kept_log.read_text() or None, timeout=60)
+        wait_until("its re-INVITE", lambda: "INVITE sip:caller@" in reinvited_log.read_text() or None, timeout=10)
+        # refreshed and answered 200: the calls are still up (their BYE, seconds on, gets the bridge's 200)
+        for name in ("se-kept", "se-reinvite"):
+            assert [c["currentState"]["callState"] for c in _callers(b, name)] == ["connected"]
         log = finish_uac(*kept, timeout=30)
         assert log.count("UPDATE sip:caller@") == 1
+        log = finish_uac(*reinvited, timeout=30)
+        assert "UPDATE sip:" not in log
+        # the refresh offers the bridge's SDP unchanged, version and port included (RFC 3264 section 8)
+        sdps = re.findall(r"o=adhoc-bridge \d+ \d+ .*?m=audio \d+", log, re.S)
+        assert len(sdps) >= 2
+        assert len(set(sdps)) == 1, sdps
         for status, (proc, workdir) in refused.items():
             log = finish_uac(proc, workdir, timeout=30)  # exits 0 only once the bridge's BYE came after the refusal
             assert f"SIP/2.0 {status} " in log
