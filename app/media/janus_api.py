@@ -33,6 +33,10 @@ LONG_POLL_TIMEOUT = 45.0
 """Janus answers an idle long poll with a keepalive after 30 s; longer than that without a reply is a stall."""
 REQUEST_TIMEOUT = 10.0
 EVENT_TIMEOUT = 10.0
+IDLE_POLL_DELAY = 1.0
+"""With no request waiting for an asynchronous answer, the next long poll waits up to this long (or until a
+request is sent): the participants' notifications Janus queues meanwhile (joins and leaves in the room,
+handles detached: nothing we wait for) then come in one poll instead of one poll each."""
 STALLS_BEFORE_LOST = 2
 """Consecutive long-poll or keepalive timeouts (Janus accepting connections but not answering) before giving up."""
 
@@ -86,6 +90,7 @@ class JanusSession:
         self._api_secret = api_secret
         self._on_event = on_event
         self._pending: dict[str, asyncio.Future[JanusEvent]] = {}
+        self._awaited = asyncio.Event()  # set when a request waits for an answer from the long poll
         self._tasks: list[asyncio.Task[None]] = []
         self.lost = asyncio.Event()
         self.lost_reason = ""
@@ -133,6 +138,7 @@ class JanusSession:
         transaction = _transaction()
         future: asyncio.Future[JanusEvent] = asyncio.get_running_loop().create_future()
         self._pending[transaction] = future
+        self._awaited.set()
         what = str(body.get("request", "message"))
         try:
             reply = await self._call(
@@ -161,6 +167,7 @@ class JanusSession:
                 async with asyncio.timeout(3):
                     await self._call(f"/{self.session_id}", {"janus": "destroy"}, "destroy")
         self._lose("closed", quiet=True)
+        self._awaited.set()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -203,6 +210,10 @@ class JanusSession:
             params["apisecret"] = self._api_secret
         stalls = 0
         while not self.lost.is_set():
+            if not self._pending:
+                await self._idle_pause()
+                if self.lost.is_set():
+                    return
             try:
                 response = await self._client.get(url, params=params, timeout=LONG_POLL_TIMEOUT)
             except httpx.TimeoutException:
@@ -228,6 +239,13 @@ class JanusSession:
             for event in payload if isinstance(payload, list) else [payload]:
                 if isinstance(event, dict):
                     self._dispatch(event)
+
+    async def _idle_pause(self) -> None:
+        """Nobody waits for an event: let Janus queue them for up to ``IDLE_POLL_DELAY`` (a request cuts it short)."""
+        self._awaited.clear()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(IDLE_POLL_DELAY):
+                await self._awaited.wait()
 
     def _dispatch(self, event: JanusEvent) -> None:
         kind = event.get("janus")
