@@ -89,6 +89,8 @@ class CallParticipants:
             if found is None:
                 return "unknown", None
             conference, guest = found
+            if not isinstance(conference.options, dict):  # a row damaged by hand: no settings to honour
+                conference.options = {}
             if not conference_is_active(conference, now):
                 return "inactive", None
             if conference.locked:
@@ -182,7 +184,8 @@ class CallParticipants:
             ):
                 if conference is None or not conference_is_active(conference, now):
                     state = "disconnected"
-                out[participant_id] = CallParticipantState(state, bool(options.get("audioRxMuted")))
+                muted = isinstance(options, dict) and bool(options.get("audioRxMuted"))
+                out[participant_id] = CallParticipantState(state, muted)
             return out
 
         return await self.service.database.run_core(unit, write=False)
@@ -217,7 +220,7 @@ class CallParticipants:
                 participant.connect_time = None
                 participant.revision = revision
                 conference.revision = revision
-                options = participant.options
+                options = participant.options if isinstance(participant.options, dict) else {}  # a damaged row
                 override = options.get("displayNameOverrideValue") if options.get("displayNameOverrideStatus") else None
                 display = str(override or participant.name)
                 out.append(DialOut(participant.id, conference.id, conference.name, participant.address, display))
