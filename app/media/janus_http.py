@@ -10,6 +10,7 @@ responses, the same pool, timeouts and errors, at a fraction of the CPU. Plain `
 from __future__ import annotations
 
 import asyncio
+import select
 import socket
 from collections.abc import Iterable
 from typing import Any
@@ -74,8 +75,16 @@ class _Stream(httpcore.AsyncNetworkStream):
 
     def get_extra_info(self, info: str) -> Any:
         if info == "is_readable":
-            # httpcore asks before re-using an idle connection: readable there means Janus closed it
-            return self._reader.at_eof() or self._reader.exception() is not None
+            # httpcore asks before re-using an idle connection: readable there means Janus closed it (or sent
+            # something unasked). The socket itself is asked too, as httpcore's own backends do: a close the
+            # event loop has not read yet counts as well.
+            if self._reader.at_eof() or self._reader.exception() is not None:
+                return True
+            sock = self._writer.get_extra_info("socket")
+            if sock is None or sock.fileno() < 0:
+                return True
+            readable, _, _ = select.select([sock.fileno()], [], [], 0)
+            return bool(readable)
         if info in ("socket", "client_addr", "server_addr"):
             name = {"socket": "socket", "client_addr": "sockname", "server_addr": "peername"}[info]
             return self._writer.get_extra_info(name)
