@@ -61,7 +61,9 @@ class CallParticipants:
         """True when every revision after ``since`` up to ``revision`` was committed by this object's call
         bookkeeping (admit, connected, ended): nothing the owner's reconciliation reacts to changed."""
         own = self._own_revisions
-        return revision - since <= len(own) and all(r in own for r in range(since + 1, revision + 1))
+        if not since < revision <= since + len(own):  # a revision that went back is never only ours
+            return False
+        return all(r in own for r in range(since + 1, revision + 1))
 
     def forget_own_changes(self, through: int) -> None:
         """The owner has looked at everything up to ``through``."""
