@@ -14,7 +14,7 @@ from pathlib import Path
 
 from app.security.passwords import hash_password
 from bench.auth_cost import AuthCost, measure_auth
-from bench.media import CALLERS, CALLS_PER_SECOND, CONFERENCES, HOLD_MS, media_bench
+from bench.media import CALLERS, CALLS_PER_SECOND, CONFERENCES, IDLE_SECONDS, PassFigures, media_bench
 from bench.populate import TEMPLATE_NAME, copy_template
 from bench.probe import call
 from bench.processes import ALL_CPUS, LOAD_CPUS, SERVER_CPUS, Server, start_baseline
@@ -222,27 +222,41 @@ def conclude(run: Session, figures: Figures, auth: AuthCost) -> Summary:
     )
 
 
+def _media_pass_line(figures: PassFigures) -> str:
+    return (
+        f"media, calls held {figures.hold_ms / 1000:g} s: {figures.calls} calls ({CONFERENCES} conferences x "
+        f"{CALLERS} callers, {CALLS_PER_SECOND} new calls/s, all up at once), {figures.failed} failed; INVITE-to-200 "
+        f"p50 {figures.setup_p50_ms:.1f} ms, p99 {figures.setup_p99_ms:.1f} ms; CPU over the {figures.wall_s:.1f} s "
+        f"run: ours {figures.ours_cpu_s:.2f} s ({figures.cpu_per_call_ms:.1f} ms per call), Janus "
+        f"{figures.janus_cpu_s:.2f} s; signalling share {figures.signalling_cpu_share:.3f}"
+    )
+
+
 def media_part(run: Session) -> str:
     """The media step (SIPp calls into Janus-mixed conferences), its targets, and its summary fields."""
     say("\nmedia: SIPp callers into conferences mixed by the embedded Janus")
     media = media_bench(run)
     if media is None:
         return "media_calls=0"
-    say(
-        f"media: {media.calls} calls ({CONFERENCES} conferences x {CALLERS} callers, {CALLS_PER_SECOND} new calls/s, "
-        f"each held {HOLD_MS / 1000:g} s so all are up at once), {media.failed} failed; INVITE-to-200 p50 "
-        f"{media.setup_p50_ms:.1f} ms, p99 {media.setup_p99_ms:.1f} ms; CPU: ours {media.ours_cpu_s:.2f} s, "
-        f"Janus {media.janus_cpu_s:.2f} s"
-    )
+    main, short = media.main, media.short
+    say(f"media: our CPU with no call: {media.idle_ms_per_s:.1f} ms per second (over {IDLE_SECONDS:g} s)")
+    say(_media_pass_line(short))
+    say(_media_pass_line(main))
     for target in (
-        Target("media set-up p99 at 20 new calls/s", media.setup_p99_ms, 100, False, " ms"),
-        Target("media signalling CPU share at 50 calls", media.signalling_cpu_share, 0.10, False),
-        Target("media calls dropped", float(media.failed), 0, False),
+        Target("media set-up p99 at 20 new calls/s", max(main.setup_p99_ms, short.setup_p99_ms), 100, False, " ms"),
+        Target(
+            f"media signalling CPU share, 50 calls held {main.hold_ms // 1000} s", main.signalling_cpu_share, 0.1, False
+        ),
+        Target("media calls dropped (both runs)", float(main.failed + short.failed), 0, False),
     ):
         say(target.line())
     return (
-        f"media_calls={media.calls - media.failed} media_setup_p50_ms={media.setup_p50_ms:.1f} "
-        f"media_setup_p99_ms={media.setup_p99_ms:.1f} media_signalling_cpu_share={media.signalling_cpu_share:.2f}"
+        f"media_calls={main.calls - main.failed} media_setup_p50_ms={main.setup_p50_ms:.1f} "
+        f"media_setup_p99_ms={max(main.setup_p99_ms, short.setup_p99_ms):.1f} "
+        f"media_signalling_cpu_share={main.signalling_cpu_share:.2f} media_hold_s={main.hold_ms // 1000} "
+        f"media_cpu_per_call_ms={main.cpu_per_call_ms:.1f} "
+        f"media_signalling_cpu_share_6s={short.signalling_cpu_share:.2f} "
+        f"media_cpu_per_call_ms_6s={short.cpu_per_call_ms:.1f} media_idle_cpu_ms_per_s={media.idle_ms_per_s:.1f}"
     )
 
 

@@ -99,7 +99,12 @@ class CallOwner:
         revision = await self.participants.current_revision()
         if revision == self._revision:
             return
-        self._revision = revision
+        previous, self._revision = self._revision, revision
+        participants = self.participants
+        if previous is not None and participants.only_own_changes(previous, revision):
+            participants.forget_own_changes(revision)  # our calls' own bookkeeping: nothing to hang up or dial
+            return
+        participants.forget_own_changes(revision)
         await self._hang_up_removed(server)
         await self._dial_outs(server)
         await self._destroy_dead_rooms(server)

@@ -125,11 +125,9 @@ class CallServer(InDialogRequests):
         frm = req.headers.get("From") or ""
         display = display_name(frm)
         address = name_addr_uri(frm)
-        refusal = await self.participants.admit(numeric_id, display_name=display, address=address, dry_run=True)
-        if refusal is None and not self.media.available:
-            refusal = "media"
-        if isinstance(refusal, str):
-            await self._refuse(tx, refusal, to_tag)
+        if not self.media.available:  # routing answers first (404, 480, ...), then 503
+            refusal = await self.participants.admit(numeric_id, display_name=display, address=address, dry_run=True)
+            await self._refuse(tx, refusal if isinstance(refusal, str) else "media", to_tag)
             return
         admission = await self.participants.admit(numeric_id, display_name=display, address=address)
         if isinstance(admission, str) or admission is None:

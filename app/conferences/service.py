@@ -244,8 +244,8 @@ class ConferenceService(ParticipantOperations):
         """End conferences whose finite duration is over; each is ended by exactly one process."""
         now = self.clock()
 
-        def due(session: Session) -> bool:
-            return bool(store.due_ends(session, now, 1))
+        def due(connection: Connection) -> bool:
+            return store.any_due_end(connection, now)
 
         def unit(session: Session) -> list[str]:
             revision = self._bump(session)
@@ -261,7 +261,7 @@ class ConferenceService(ParticipantOperations):
                 ended.append(conference.name)
             return ended
 
-        if not await self.database.run(due, write=False):
+        if not await self.database.run_core(due, write=False):  # Core: this check runs 4 times a second
             return []
         ended = await self.database.run(unit)
         for name in ended:
@@ -272,8 +272,8 @@ class ConferenceService(ParticipantOperations):
         """Delete conferences whose cleanupTimeout ran out; each is deleted by exactly one process."""
         now = self.clock()
 
-        def due(session: Session) -> bool:
-            return bool(store.due_cleanups(session, now, 1))
+        def due(connection: Connection) -> bool:
+            return store.any_due_cleanup(connection, now)
 
         def unit(session: Session) -> list[Registration]:
             revision = self._bump(session)
@@ -287,7 +287,7 @@ class ConferenceService(ParticipantOperations):
             store.adjust_count(session.connection(), -len(removed))
             return removed
 
-        if not await self.database.run(due, write=False):
+        if not await self.database.run_core(due, write=False):  # Core: this check runs 4 times a second
             return []
         removed = await self.database.run(unit)
         for registration in removed:

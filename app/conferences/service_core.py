@@ -140,7 +140,7 @@ class ServiceCore:
             raise errors.NoSuchConference
         return conference
 
-    def _port_limit(self, conference: Conference) -> int:
+    def _port_limit(self, conference: ConferenceData) -> int:
         options = conference.options
         limit = self.max_participants
         enforced = [

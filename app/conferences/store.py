@@ -85,6 +85,14 @@ _DELETE_VICTIM = Prepared(
     result_types=[column.type for column in _VICTIM_COLUMNS],
 )
 _DELETE_CONFERENCE = Prepared(delete(CONFERENCE).where(CONFERENCE.c.id == bindparam("conference_id")))
+_ANY_DUE_END = Prepared(
+    select(CONFERENCE.c.id).where(CONFERENCE.c.end_time <= bindparam("now"), CONFERENCE.c.ended_at.is_(None)).limit(1),
+    result_types=[CONFERENCE.c.id.type],
+)
+_ANY_DUE_CLEANUP = Prepared(
+    select(CONFERENCE.c.id).where(CONFERENCE.c.cleanup_due <= bindparam("now")).limit(1),
+    result_types=[CONFERENCE.c.id.type],
+)
 _DEAD_COLUMNS = ("kind", "item_id", "identity", "revision", "deleted_at")
 _INSERT_DEAD = Prepared(insert(DEAD), column_keys=_DEAD_COLUMNS)
 
@@ -231,6 +239,16 @@ def dead_page(
 ) -> list[tuple[int, dict[str, Any]]]:
     parameters = {"kind": kind, "after_id": after_id, "since_revision": since_revision, "limit": limit}
     return [(int(row[0]), row[1]) for row in _DEAD_PAGE.all(connection, parameters)]
+
+
+def any_due_end(connection: Connection, now: datetime) -> bool:
+    """Whether a conference's end time has passed without it being ended (the sweeper's check, 4 times a second)."""
+    return _ANY_DUE_END.first(connection, {"now": now}) is not None
+
+
+def any_due_cleanup(connection: Connection, now: datetime) -> bool:
+    """Whether a conference's cleanup time has come."""
+    return _ANY_DUE_CLEANUP.first(connection, {"now": now}) is not None
 
 
 def current_revision(session: Session) -> int:

@@ -22,6 +22,7 @@ import httpx
 
 from app.media import audiobridge
 from app.media.errors import MediaError, MediaUnavailable
+from app.media.janus_http import janus_client
 from app.media.janus_process import JanusEndpoint
 from app.media.leg import Codec, MediaLeg
 from app.media.live_janus import LegState, LiveJanus
@@ -106,7 +107,7 @@ class MediaEngine:
                 self._warned = True
                 log.warning("media: %s; calls are refused with 503 until it is", self._unavailable_reason)
             return
-        self._client = httpx.AsyncClient()
+        self._client = janus_client()
         await self._backend.start()
         self._task = asyncio.create_task(self._run(self._backend, self._client), name="media-engine")
         if not await self.wait_available(self._start_timeout):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import secrets
 from collections.abc import Callable
@@ -33,6 +34,10 @@ LONG_POLL_TIMEOUT = 45.0
 """Janus answers an idle long poll with a keepalive after 30 s; longer than that without a reply is a stall."""
 REQUEST_TIMEOUT = 10.0
 EVENT_TIMEOUT = 10.0
+IDLE_POLL_DELAY = 1.0
+"""With no request waiting for an asynchronous answer, the next long poll waits up to this long (or until a
+request is sent): the participants' notifications Janus queues meanwhile (joins and leaves in the room,
+handles detached: nothing we wait for) then come in one poll instead of one poll each."""
 STALLS_BEFORE_LOST = 2
 """Consecutive long-poll or keepalive timeouts (Janus accepting connections but not answering) before giving up."""
 
@@ -61,8 +66,32 @@ logging.getLogger("httpx").addFilter(_HTTPX_FILTER)
 
 
 def quiet_requests_to(base_url: str) -> None:
-    """Keep httpx's per-request INFO lines for ``base_url`` out of the log (we log what matters ourselves)."""
+    """Keep httpx's per-request INFO lines for ``base_url`` out of the log (we log what matters ourselves).
+
+    httpx is used for Janus only, so its request lines are all dropped: below WARNING its logger is not even
+    asked (a dropped record still cost a caller lookup and a filter run per request).
+    """
     _HTTPX_FILTER.prefixes.add(base_url.rstrip("/"))
+    httpx_log = logging.getLogger("httpx")
+    if httpx_log.level < logging.WARNING:
+        httpx_log.setLevel(logging.WARNING)
+
+
+_JSON_HEADERS = [("Content-Type", "application/json")]
+_REQUEST_TIMEOUTS = {"timeout": httpx.Timeout(REQUEST_TIMEOUT).as_dict()}
+_LONG_POLL_TIMEOUTS = {"timeout": httpx.Timeout(LONG_POLL_TIMEOUT).as_dict()}
+_URLS: dict[str, httpx.URL] = {}
+MAX_CACHED_URLS = 1024
+
+
+def _url(text: str) -> httpx.URL:
+    """``text`` parsed once (the session's and handles' paths repeat for every request)."""
+    url = _URLS.get(text)
+    if url is None:
+        if len(_URLS) >= MAX_CACHED_URLS:
+            _URLS.clear()
+        url = _URLS[text] = httpx.URL(text)
+    return url
 
 
 def _transaction() -> str:
@@ -86,6 +115,7 @@ class JanusSession:
         self._api_secret = api_secret
         self._on_event = on_event
         self._pending: dict[str, asyncio.Future[JanusEvent]] = {}
+        self._awaited = asyncio.Event()  # set when a request waits for an answer from the long poll
         self._tasks: list[asyncio.Task[None]] = []
         self.lost = asyncio.Event()
         self.lost_reason = ""
@@ -133,6 +163,7 @@ class JanusSession:
         transaction = _transaction()
         future: asyncio.Future[JanusEvent] = asyncio.get_running_loop().create_future()
         self._pending[transaction] = future
+        self._awaited.set()
         what = str(body.get("request", "message"))
         try:
             reply = await self._call(
@@ -161,6 +192,7 @@ class JanusSession:
                 async with asyncio.timeout(3):
                     await self._call(f"/{self.session_id}", {"janus": "destroy"}, "destroy")
         self._lose("closed", quiet=True)
+        self._awaited.set()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -197,14 +229,18 @@ class JanusSession:
                 future.set_exception(MediaUnavailable(f"janus session lost ({reason})"))
 
     async def _long_poll(self) -> None:
-        url = f"{self._base_url}/{self.session_id}"
         params: dict[str, str | int] = {"maxev": LONG_POLL_MAX_EVENTS}
         if self._api_secret:
             params["apisecret"] = self._api_secret
+        url = httpx.URL(f"{self._base_url}/{self.session_id}", params=params)
         stalls = 0
         while not self.lost.is_set():
+            if not any(not future.done() for future in self._pending.values()):
+                await self._idle_pause()
+                if self.lost.is_set():
+                    return
             try:
-                response = await self._client.get(url, params=params, timeout=LONG_POLL_TIMEOUT)
+                response = await self._client.send(httpx.Request("GET", url, extensions=_LONG_POLL_TIMEOUTS))
             except httpx.TimeoutException:
                 stalls += 1
                 if stalls >= STALLS_BEFORE_LOST:
@@ -228,6 +264,15 @@ class JanusSession:
             for event in payload if isinstance(payload, list) else [payload]:
                 if isinstance(event, dict):
                     self._dispatch(event)
+
+    async def _idle_pause(self) -> None:
+        """Nobody waits for an event: let Janus queue them for up to ``IDLE_POLL_DELAY`` (a request cuts it short)."""
+        self._awaited.clear()
+        if any(not future.done() for future in self._pending.values()):
+            return
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(IDLE_POLL_DELAY):
+                await self._awaited.wait()
 
     def _dispatch(self, event: JanusEvent) -> None:
         kind = event.get("janus")
@@ -276,7 +321,9 @@ async def _post(
     if api_secret:
         payload["apisecret"] = api_secret
     try:
-        response = await client.post(url, json=payload, timeout=REQUEST_TIMEOUT)
+        content = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+        request = httpx.Request("POST", _url(url), content=content, headers=_JSON_HEADERS, extensions=_REQUEST_TIMEOUTS)
+        response = await client.send(request)
     except httpx.TimeoutException:
         raise MediaError(f"janus {body['janus']}: no answer within {REQUEST_TIMEOUT:g} s") from None
     except httpx.TransportError as exc:

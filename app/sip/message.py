@@ -63,14 +63,26 @@ class SipParseError(ValueError):
     """Malformed SIP message."""
 
 
+_CANONICAL: dict[str, str] = {}
+MAX_CANONICAL_NAMES = 1024
+
+
 def canonical_name(name: str) -> str:
-    """Full, conventionally capitalised header name; compact forms expanded."""
+    """Full, conventionally capitalised header name; compact forms expanded (remembered: names repeat)."""
+    known = _CANONICAL.get(name)
+    if known is not None:
+        return known
     low = name.lower()
     if low in _COMPACT:
-        return _COMPACT[low]
-    if low in _SPECIAL:
-        return _SPECIAL[low]
-    return "-".join(part[:1].upper() + part[1:] for part in low.split("-"))
+        canonical = _COMPACT[low]
+    elif low in _SPECIAL:
+        canonical = _SPECIAL[low]
+    else:
+        canonical = "-".join(part[:1].upper() + part[1:] for part in low.split("-"))
+    if len(_CANONICAL) >= MAX_CANONICAL_NAMES:  # names from the network: keep the table bounded
+        _CANONICAL.clear()
+    _CANONICAL[name] = canonical
+    return canonical
 
 
 @dataclass
@@ -113,6 +125,9 @@ class Headers:
 
 def split_comma_list(value: str) -> list[str]:
     """Split a comma-separated header value, honouring quoted strings and <...> brackets."""
+    if "," not in value:  # the usual single value: nothing to honour
+        single = value.strip()
+        return [single] if single else []
     out: list[str] = []
     cur: list[str] = []
     quoted = False
