@@ -25,6 +25,7 @@ from app.core.state import AppServices
 from app.device.system_xml import router as system_xml_router
 from app.health import router as health_router
 from app.metrics.endpoint import router as metrics_router
+from app.metrics.instruments import publish_rpc_observations
 from app.runtime_settings.pins import find_pins
 from app.runtime_settings.service import RuntimeSettings
 from app.security.credentials import CredentialChecker
@@ -102,6 +103,7 @@ def create_app(settings: Settings) -> FastAPI:
             await registration.stop()
             await conference_timers.stop()
             await services.database.dispose()
+            publish_rpc_observations()  # the last requests' counts, before this worker's files are final
 
     app = FastAPI(
         title="adhoc-bridge management API",

@@ -1,4 +1,10 @@
-"""Process-wide logging: one ``console`` or ``json`` line per event on stderr."""
+"""Process-wide logging: one ``console`` or ``json`` line per event on stderr.
+
+``info_line`` is ``logger.info(message, extra=fields)`` for the per-request lines: when the record would
+only reach the one handler ``configure_logging`` installed, it formats the same line from the fields
+directly, without building a ``LogRecord`` and walking the handler chain; otherwise it takes the standard
+path, so a handler or filter anyone adds (a test's ``caplog``) still sees every record.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,7 @@ import json
 import logging
 import sys
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from app.core.config import LogSettings
@@ -33,40 +40,104 @@ class _UtcSeconds:
         return self._text, min(999, int((created - second) * 1000))
 
 
-class ConsoleFormatter(logging.Formatter):
+class LineFormatter(logging.Formatter):
+    """A formatter that can also write a line from its parts (``line``), as ``format`` would."""
+
     def __init__(self) -> None:
         super().__init__()
         self._seconds = _UtcSeconds()
 
+    def line(self, created: float, levelname: str, name: str, message: str, fields: Mapping[str, Any]) -> str:
+        raise NotImplementedError
+
     def format(self, record: logging.LogRecord) -> str:
-        seconds, millis = self._seconds(record.created)
-        stamp = f"{seconds}.{millis:03d}"
-        extras = " ".join(f"{key}={_render(value)}" for key, value in _fields(record).items())
-        line = f"{stamp}Z {record.levelname:<7} {record.name}: {record.getMessage()}"
-        if extras:
-            line = f"{line} {extras}"
+        line = self.line(record.created, record.levelname, record.name, record.getMessage(), _fields(record))
         if record.exc_info:
-            line = f"{line}\n{self.formatException(record.exc_info)}"
+            line = self.with_exception(line, self.formatException(record.exc_info))
+        return line
+
+    def with_exception(self, line: str, exception: str) -> str:
+        return f"{line}\n{exception}"
+
+
+class ConsoleFormatter(LineFormatter):
+    def line(self, created: float, levelname: str, name: str, message: str, fields: Mapping[str, Any]) -> str:
+        seconds, millis = self._seconds(created)
+        line = f"{seconds}.{millis:03d}Z {levelname:<7} {name}: {message}"
+        if fields:
+            extras = " ".join([f"{key}={_render(value)}" for key, value in fields.items()])
+            line = f"{line} {extras}"
         return line
 
 
-class JsonFormatter(logging.Formatter):
-    def __init__(self) -> None:
-        super().__init__()
-        self._seconds = _UtcSeconds()
+class JsonFormatter(LineFormatter):
+    def line(self, created: float, levelname: str, name: str, message: str, fields: Mapping[str, Any]) -> str:
+        return json.dumps(self._payload(created, levelname, name, message, fields), default=str, separators=(",", ":"))
 
-    def format(self, record: logging.LogRecord) -> str:
-        seconds, millis = self._seconds(record.created)
+    def _payload(
+        self, created: float, levelname: str, name: str, message: str, fields: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        seconds, millis = self._seconds(created)
         payload: dict[str, Any] = {
             "ts": f"{seconds}.{millis:03d}+00:00",
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "msg": record.getMessage(),
+            "level": levelname.lower(),
+            "logger": name,
+            "msg": message,
         }
-        payload.update(_fields(record))
+        payload.update(fields)
+        return payload
+
+    def format(self, record: logging.LogRecord) -> str:
+        payload = self._payload(record.created, record.levelname, record.name, record.getMessage(), _fields(record))
         if record.exc_info:
             payload["exc"] = self.formatException(record.exc_info)
         return json.dumps(payload, default=str, separators=(",", ":"))
+
+
+class LineHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """The handler ``configure_logging`` installs: stderr, one line per record."""
+
+    formatter: LineFormatter
+
+    def __init__(self, formatter: LineFormatter) -> None:
+        super().__init__(sys.stderr)
+        self.setFormatter(formatter)
+
+    def write_line(self, line: str) -> None:
+        with self.lock:  # type: ignore[union-attr]  # created by Handler.__init__
+            try:
+                self.stream.write(line + self.terminator)
+                self.stream.flush()
+            except Exception:  # as Handler.emit would: a broken stderr never breaks a request
+                self.handleError(logging.makeLogRecord({"msg": line}))
+
+
+def _sole_handler(logger: logging.Logger, level: int) -> LineHandler | None:
+    """The installed ``LineHandler`` when a record of ``logger`` at ``level`` would reach it and nothing
+    else (no other handler, filter or propagation stop on the way), else None."""
+    current: logging.Logger | None = logger
+    root = logging.root
+    while current is not None and current is not root:
+        if current.handlers or current.filters or not current.propagate:
+            return None
+        current = current.parent
+    handlers = root.handlers
+    if len(handlers) != 1 or root.filters:
+        return None
+    handler = handlers[0]
+    if type(handler) is not LineHandler or handler.filters or level < handler.level:
+        return None
+    return handler
+
+
+def info_line(logger: logging.Logger, message: str, fields: dict[str, Any]) -> None:
+    """``logger.info(message, extra=fields)``, minus its stack walk, and minus the record when only our
+    handler would see it. The caller checks ``logger.isEnabledFor(logging.INFO)`` first."""
+    handler = _sole_handler(logger, logging.INFO)
+    if handler is None:
+        logger.handle(logger.makeRecord(logger.name, logging.INFO, __file__, 0, message, (), None, extra=fields))
+        return
+    handler.write_line(handler.formatter.line(time.time(), "INFO", logger.name, message, fields))
 
 
 def _render(value: object) -> str:
@@ -79,8 +150,9 @@ def configure_logging(settings: LogSettings) -> None:
     logging.logThreads = False
     logging.logProcesses = False
     logging.logMultiprocessing = False
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter() if settings.format == "json" else ConsoleFormatter())
+    # Our formats never show where a record was made: skip the caller look-up (a stack walk) per record.
+    logging._srcfile = None
+    handler = LineHandler(JsonFormatter() if settings.format == "json" else ConsoleFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.level.upper())

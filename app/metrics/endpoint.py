@@ -17,7 +17,7 @@ from starlette.responses import Response
 
 from app.admin.deps import ServicesDep, admin_user
 from app.admin.errors import AdminError
-from app.metrics.instruments import REGISTRY
+from app.metrics.instruments import REGISTRY, publish_rpc_observations
 from app.metrics.multiproc import multiproc_dir
 from app.metrics.scrape import DatabaseGaugeCollector, DatabaseGauges, read_database_gauges
 from app.transport.listener import transport_of
@@ -58,6 +58,7 @@ def _exposition(extra: Collector) -> bytes:
 
 @router.get(METRICS_PATH)
 async def metrics(services: ServicesDep) -> Response:
+    publish_rpc_observations()  # this worker's own requests, up to this one
     try:
         gauges: DatabaseGauges | None = await read_database_gauges(services.database)
     except Exception as exc:

@@ -5,10 +5,18 @@ and outcome are literals from our own code. No username, password or conference 
 
 With ``PROMETHEUS_MULTIPROC_DIR`` set (``app.metrics.multiproc``) every value lives in a per-process
 mmap file that ``GET /metrics`` sums over the workers; without it (in-process tests) in memory.
+
+The per-request instruments (``observe_rpc``) are tallied in plain counters first and published into
+those values every ``PUBLISH_SECONDS`` (and by ``publish_rpc_observations``, which ``GET /metrics`` and
+a worker's shutdown call): one mmap write per series per interval instead of three per request. A scrape
+answered by another worker lags this one's requests by at most that interval; a worker killed outright
+loses at most that interval's counts.
 """
 
 from __future__ import annotations
 
+import asyncio
+import bisect
 from collections.abc import Mapping
 from typing import Any, Literal, get_args
 
@@ -68,6 +76,57 @@ _CARRIER_VALUES = frozenset(get_args(Carrier))
 _known_methods: frozenset[str] | None = None
 # (method label, outcome) -> (counter child, histogram child): one dict lookup per request, bounded in size.
 _rpc_children: dict[tuple[str, str], tuple[Any, Any]] = {}
+PUBLISH_SECONDS = 0.25
+
+
+class _Tally:
+    """One (method, outcome) series' requests since the last publish: count, latency sum, per bucket."""
+
+    __slots__ = ("count", "seconds", "buckets")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.seconds = 0.0
+        self.buckets = [0] * (len(LATENCY_BUCKETS) + 1)  # the last one is +Inf
+
+
+_tallies: dict[tuple[str, str], _Tally] = {}
+_publish_scheduled = False
+
+
+def publish_rpc_observations() -> None:
+    """Move every tallied request into the shared values (what a scrape reads)."""
+    global _publish_scheduled
+    _publish_scheduled = False
+    while _tallies:
+        key, tally = _tallies.popitem()
+        counter, histogram = _children_of(*key)
+        counter.inc(tally.count)
+        # Histogram.observe adds one observation; these add a tally's worth (the same values it moves).
+        histogram._sum.inc(tally.seconds)
+        for bucket, count in zip(histogram._buckets, tally.buckets, strict=True):
+            if count:
+                bucket.inc(count)
+
+
+def _children_of(method: str, outcome: str) -> tuple[Any, Any]:
+    children = _rpc_children.get((method, outcome))
+    if children is None:
+        dialect = CONDUCTOR_DIALECT if method.startswith("factory.") else MCU_DIALECT
+        children = RPC_REQUESTS.labels(dialect, method, outcome), RPC_LATENCY.labels(dialect, method)
+        _rpc_children[(method, outcome)] = children
+    return children
+
+
+def _schedule_publish() -> None:
+    global _publish_scheduled
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:  # not on an event loop: nobody would publish later
+        publish_rpc_observations()
+        return
+    _publish_scheduled = True
+    loop.call_later(PUBLISH_SECONDS, publish_rpc_observations)
 
 
 def _registered_methods() -> frozenset[str]:
@@ -90,13 +149,14 @@ def observe_rpc(note: Mapping[str, Any] | None, status: int | None, seconds: flo
         outcome = note.get("outcome") or default
         if method not in _registered_methods():
             method = UNKNOWN_METHOD
-    children = _rpc_children.get((method, outcome))
-    if children is None:
-        dialect = CONDUCTOR_DIALECT if method.startswith("factory.") else MCU_DIALECT
-        children = RPC_REQUESTS.labels(dialect, method, outcome), RPC_LATENCY.labels(dialect, method)
-        _rpc_children[(method, outcome)] = children
-    children[0].inc()
-    children[1].observe(seconds)
+    tally = _tallies.get((method, outcome))
+    if tally is None:
+        tally = _tallies[(method, outcome)] = _Tally()
+    tally.count += 1
+    tally.seconds += seconds
+    tally.buckets[bisect.bisect_left(LATENCY_BUCKETS, seconds)] += 1  # le: the first bound >= seconds
+    if not _publish_scheduled:
+        _schedule_publish()
 
 
 def auth_failed(api: Api, carrier: Carrier | str) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.core.logging import info_line
 from app.metrics.instruments import observe_rpc
 from app.transport.guard import SENT_STATUS_KEY
 from app.transport.listener import transport_of
@@ -73,7 +74,4 @@ class AccessLog:
                     answered = status is not None and status < 400
                     fields.update(rpc_method="-", outcome="ok" if answered else "refused", fault=0)
                     fields.update(note or {})
-                # makeRecord + handle: the same record logger.info() would make, minus its stack walk.
-                logger.handle(
-                    logger.makeRecord(logger.name, logging.INFO, __file__, 0, "request", (), None, extra=fields)
-                )
+                info_line(logger, "request", fields)
