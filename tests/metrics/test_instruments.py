@@ -98,7 +98,7 @@ def test_tallied_requests_are_published_as_observe_would_record_them(tmp_path: P
     labels = {"dialect": "mcu", "method": "device.query"}
     assert value(found, "adhoc_rpc_requests_total", outcome="ok", **labels) == 6
     assert value(found, "adhoc_rpc_requests_total", outcome="fault", **labels) == 1
-    bounds = [floatToGoString(bound) for bound in (*LATENCY_BUCKETS, float("inf"))]
+    bounds = [floatToGoString(bound) for bound in (*LATENCY_BUCKETS, float("inf"))]  # type: ignore[no-untyped-call]
     published = [
         found[("adhoc_rpc_request_duration_seconds_bucket", frozenset({**labels, "le": bound}.items()))]
         for bound in bounds
