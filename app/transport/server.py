@@ -41,6 +41,7 @@ from app.xmlrpc.endpoint import ManagementMiddleware
 logger = logging.getLogger(__name__)
 
 GRACEFUL_SHUTDOWN_SECONDS = 20
+MAIN_LOOP_TICK_SECONDS = 1.0
 # A worker that dies is restarted, unless workers died this often this recently: then give up (exit 1)
 # rather than fork forever (a bad certificate, an unreachable database, a bug at start-up).
 CRASH_LOOP_DEATHS = 5
@@ -88,12 +89,25 @@ def bind_listeners(settings: Settings) -> list[Listeners]:
 
 
 class _Server(uvicorn.Server):
-    """A uvicorn server that leaves signal handling to the worker (one handler stops both servers) and
-    bounds TLS handshakes by ``handshake_timeout`` seconds (asyncio's default is 60)."""
+    """A uvicorn server that leaves signal handling to the worker (one handler stops both servers),
+    bounds TLS handshakes by ``handshake_timeout`` seconds (asyncio's default is 60), and ticks once a
+    second (uvicorn's loop wakes ten times a second to refresh a header that changes once a second and to
+    notice a stop; here ``stop()`` wakes it at once). Two servers per worker, each waking an idle worker."""
 
     def __init__(self, config: uvicorn.Config, handshake_timeout: float) -> None:
         super().__init__(config)
         self.handshake_timeout = handshake_timeout
+        self._stopping = asyncio.Event()
+
+    def stop(self) -> None:
+        self.should_exit = True
+        self._stopping.set()
+
+    async def main_loop(self) -> None:
+        # on_tick(0): the Date header is refreshed on every (one-second) tick, as uvicorn does every tenth.
+        while not await self.on_tick(0):
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), MAIN_LOOP_TICK_SECONDS)
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -177,7 +191,7 @@ async def serve_worker(settings: Settings, listeners: Listeners, tls: tuple[Path
         stopper = asyncio.create_task(stop.wait())
         await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
         for server, _sock in servers:
-            server.should_exit = True
+            server.stop()
         await asyncio.gather(*tasks, return_exceptions=True)
         stopper.cancel()
 
