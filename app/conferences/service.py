@@ -43,6 +43,8 @@ from app.conferences.views import ACTIVE_CALL_STATES, conference_is_active, conf
 
 logger = logging.getLogger("adhoc.conferences")
 
+SWEEP_BATCH = 50  # conferences ended (or deleted) per unit of work; a full batch makes the sweeper go again
+
 
 class ConferenceService(ParticipantOperations):
     """Every conference and participant operation (the participant ones in ``participants.py``)."""
@@ -240,7 +242,11 @@ class ConferenceService(ParticipantOperations):
             register_with_sip=bool(conference.options.get("registerWithSIPRegistrar", False)),
         )
 
-    async def end_due_conferences(self, limit: int = 50) -> list[str]:
+    async def next_due_at(self) -> datetime | None:
+        """When the next conference falls due (its end or its cleanup); None when none is timed."""
+        return await self.database.run_core(store.next_due, write=False)
+
+    async def end_due_conferences(self, limit: int = SWEEP_BATCH) -> list[str]:
         """End conferences whose finite duration is over; each is ended by exactly one process."""
         now = self.clock()
 
@@ -261,14 +267,14 @@ class ConferenceService(ParticipantOperations):
                 ended.append(conference.name)
             return ended
 
-        if not await self.database.run_core(due, write=False):  # Core: this check runs 4 times a second
+        if not await self.database.run_core(due, write=False):  # Core: this check runs every sweep
             return []
         ended = await self.database.run(unit)
         for name in ended:
             logger.info("conference ended", extra={"conference": name, "by": "duration"})
         return ended
 
-    async def delete_due_conferences(self, limit: int = 50) -> list[str]:
+    async def delete_due_conferences(self, limit: int = SWEEP_BATCH) -> list[str]:
         """Delete conferences whose cleanupTimeout ran out; each is deleted by exactly one process."""
         now = self.clock()
 
@@ -287,7 +293,7 @@ class ConferenceService(ParticipantOperations):
             store.adjust_count(session.connection(), -len(removed))
             return removed
 
-        if not await self.database.run_core(due, write=False):  # Core: this check runs 4 times a second
+        if not await self.database.run_core(due, write=False):  # Core: this check runs every sweep
             return []
         removed = await self.database.run(unit)
         for registration in removed:

@@ -93,6 +93,20 @@ _ANY_DUE_CLEANUP = Prepared(
     select(CONFERENCE.c.id).where(CONFERENCE.c.cleanup_due <= bindparam("now")).limit(1),
     result_types=[CONFERENCE.c.id.type],
 )
+_NEXT_END = Prepared(
+    select(CONFERENCE.c.end_time)
+    .where(CONFERENCE.c.end_time.is_not(None), CONFERENCE.c.ended_at.is_(None))
+    .order_by(CONFERENCE.c.end_time)
+    .limit(1),
+    result_types=[CONFERENCE.c.end_time.type],
+)
+_NEXT_CLEANUP = Prepared(
+    select(CONFERENCE.c.cleanup_due)
+    .where(CONFERENCE.c.cleanup_due.is_not(None))
+    .order_by(CONFERENCE.c.cleanup_due)
+    .limit(1),
+    result_types=[CONFERENCE.c.cleanup_due.type],
+)
 _DEAD_COLUMNS = ("kind", "item_id", "identity", "revision", "deleted_at")
 _INSERT_DEAD = Prepared(insert(DEAD), column_keys=_DEAD_COLUMNS)
 
@@ -241,8 +255,14 @@ def dead_page(
     return [(int(row[0]), row[1]) for row in _DEAD_PAGE.all(connection, parameters)]
 
 
+def next_due(connection: Connection) -> datetime | None:
+    """The earliest end time of a conference not yet ended, or cleanup time (None: nothing is timed)."""
+    times = [row[0] for row in (_NEXT_END.first(connection, {}), _NEXT_CLEANUP.first(connection, {})) if row]
+    return min(times) if times else None
+
+
 def any_due_end(connection: Connection, now: datetime) -> bool:
-    """Whether a conference's end time has passed without it being ended (the sweeper's check, 4 times a second)."""
+    """Whether a conference's end time has passed without it being ended (the sweeper's check)."""
     return _ANY_DUE_END.first(connection, {"now": now}) is not None
 
 

@@ -17,7 +17,7 @@ from typing import Any, Final
 import anyio
 
 from app.core.config import Settings
-from app.core.tasks import cancel_and_wait
+from app.core.tasks import cancel_and_wait, sleep_aligned
 from app.runtime_settings import store
 from app.runtime_settings.store import StoredGlobals
 from app.runtime_settings.validation import WRITABLE, InvalidSetting, check_value
@@ -131,7 +131,7 @@ class RuntimeSettings:
     async def _poll(self) -> None:
         failing = False
         while True:
-            await asyncio.sleep(self._poll_seconds)
+            await sleep_aligned(self._poll_seconds)
             try:
                 await self.load()
             except Exception as exc:

@@ -28,6 +28,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp
 
 from app.core.config import Settings
+from app.core.tasks import sleep_or_wake
 from app.main import create_app
 from app.metrics.multiproc import mark_worker_dead
 from app.transport.access_log import AccessLog
@@ -106,8 +107,7 @@ class _Server(uvicorn.Server):
     async def main_loop(self) -> None:
         # on_tick(0): the Date header is refreshed on every (one-second) tick, as uvicorn does every tenth.
         while not await self.on_tick(0):
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), MAIN_LOOP_TICK_SECONDS)
+            await sleep_or_wake(self._stopping, MAIN_LOOP_TICK_SECONDS)
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:

@@ -7,7 +7,7 @@ import xmlrpc.client
 from collections.abc import Callable
 
 from tests.conferences.conftest import call, fault_of
-from tests.support.bridge import Bridge
+from tests.support.bridge import Bridge, auth
 
 
 def wait_for(condition: Callable[[], bool], timeout: float = 8.0) -> float:
@@ -77,3 +77,18 @@ def test_finite_conference_is_cleaned_up_after_its_end(mcu: Bridge) -> None:
     log = mcu.log_text()
     assert log.count("conference ended conference=brief by=duration") == 1
     assert log.count("conference cleaned up conference=brief") == 1
+
+
+def test_more_conferences_due_at_once_than_one_batch_all_end_together(mcu: Bridge) -> None:
+    names = [f"batch-{index}" for index in range(130)]  # more than two of the sweeper's 50-conference units
+    with mcu.rpc() as proxy:
+        started = time.monotonic()
+        for name in names:
+            proxy.conference.create(auth(conferenceName=name, durationSeconds=1))
+        created_in = time.monotonic() - started
+
+    def ended() -> int:
+        return sum(mcu.log_text().count(f"conference ended conference={name} by=duration") for name in names)
+
+    # The last one is due 1 s after its creation; every sweep that ends a full batch is followed by another.
+    assert wait_for(lambda: ended() == len(names), timeout=created_in + 4.0) < created_in + 2.5
