@@ -8,11 +8,12 @@ import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.sip.conftest import HOST, SCENARIOS, free_port, require_binary
-from tests.sip_registration.conftest import wait_until
+from tests.sip_registration.conftest import rpc, wait_until
 from tests.support.bridge import Bridge, start_bridge
 
 
@@ -104,3 +105,14 @@ def finish_uac(proc: subprocess.Popen[bytes], workdir: Path, timeout: float = 40
     errors = (workdir / "errors.log").read_text(errors="replace") if (workdir / "errors.log").exists() else ""
     assert code == 0, f"sipp exit {code}\n{errors[-3000:]}\n{log[-4000:]}"
     return log
+
+
+def participant_of(bridge: Any, conference: str, name: str) -> dict[str, Any]:
+    """The one participant ``name`` of ``conference`` in ``participant.enumerate``."""
+    found = rpc(bridge, "participant.enumerate").get("participants", [])
+    (match,) = [p for p in found if p["conferenceName"] == conference and p["participantName"] == name]
+    return dict(match)
+
+
+def call_state_of(bridge: Any, conference: str, name: str) -> str:
+    return str(participant_of(bridge, conference, name)["currentState"]["callState"])

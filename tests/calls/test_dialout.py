@@ -5,11 +5,10 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.calls.conftest import CallingBridge
+from tests.calls.conftest import CallingBridge, call_state_of, participant_of
 from tests.sip.conftest import SippFactory
 from tests.sip_registration.conftest import (
     CREDENTIALS_PATH,
@@ -32,16 +31,6 @@ def sipp_uas(tmp_path: Path) -> Iterator[SippFactory]:
     factory.stop_all()
 
 
-def _participant(bridge: Any, conference: str, name: str) -> dict[str, Any]:
-    found = rpc(bridge, "participant.enumerate").get("participants", [])
-    (match,) = [p for p in found if p["conferenceName"] == conference and p["participantName"] == name]
-    return dict(match)
-
-
-def _state(bridge: Any, conference: str, name: str) -> str:
-    return str(_participant(bridge, conference, name)["currentState"]["callState"])
-
-
 def test_dial_out_answers_the_challenge_connects_and_hangs_up_on_disconnect(
     calling: CallingBridge, sipp_uas: SippFactory
 ) -> None:
@@ -62,7 +51,7 @@ def test_dial_out_answers_the_challenge_connects_and_hangs_up_on_disconnect(
         wait_until(
             "the phone got our ACK of its 200", lambda: log.read_text().count("ACK sip:") >= 2 or None, timeout=20
         )
-        wait_until("phone connected", lambda: _state(b, "dial-ok", "phone") == "connected" or None, timeout=10)
+        wait_until("phone connected", lambda: call_state_of(b, "dial-ok", "phone") == "connected" or None, timeout=10)
         rpc(
             b,
             "participant.disconnect",
@@ -72,7 +61,7 @@ def test_dial_out_answers_the_challenge_connects_and_hangs_up_on_disconnect(
             participantType="by_address",
         )
         assert phone.wait() == 0, phone.logs()  # 0 only after a verified credential, the ACK and our BYE
-        state = _participant(b, "dial-ok", "phone")["currentState"]
+        state = participant_of(b, "dial-ok", "phone")["currentState"]
         assert state["callState"] == "disconnected"
     finally:
         rpc(b, "conference.destroy", conferenceName="dial-ok")
@@ -93,8 +82,8 @@ def test_a_refused_dial_out_shows_disconnected_with_a_reason(calling: CallingBri
             address=f"sip:busy@127.0.0.1:{phone.port}",
         )
         assert phone.wait() == 0, phone.logs()  # it saw our ACK of its 486
-        wait_until("failed", lambda: _state(b, "dial-busy", "busy") == "disconnected" or None, timeout=10)
-        state = _participant(b, "dial-busy", "busy")["currentState"]
+        wait_until("failed", lambda: call_state_of(b, "dial-busy", "busy") == "disconnected" or None, timeout=10)
+        state = participant_of(b, "dial-busy", "busy")["currentState"]
         assert state["disconnectReason"] == "486 Busy Here"
     finally:
         rpc(b, "conference.destroy", conferenceName="dial-busy")
@@ -120,8 +109,8 @@ def test_a_wrong_sip_credential_fails_once_with_a_readable_reason(
             address=f"sip:phone@127.0.0.1:{phone.port}",
         )
         assert phone.wait() == 0, phone.logs()  # its 403 path: the ACK of the 403 arrived
-        wait_until("failed", lambda: _state(b, "dial-wrong", "phone") == "disconnected" or None, timeout=10)
-        assert _participant(b, "dial-wrong", "phone")["currentState"]["disconnectReason"] == "403 Forbidden"
+        wait_until("failed", lambda: call_state_of(b, "dial-wrong", "phone") == "disconnected" or None, timeout=10)
+        assert participant_of(b, "dial-wrong", "phone")["currentState"]["disconnectReason"] == "403 Forbidden"
         assert (phone.workdir / "messages.log").read_text().count("INVITE sip:phone@") == 2  # no retry loop
     finally:
         rpc(b, "conference.destroy", conferenceName="dial-wrong")
@@ -143,7 +132,7 @@ def test_disconnect_while_ringing_cancels_the_dial_out(calling: CallingBridge, s
         )
         log = phone.workdir / "messages.log"
         wait_until("ringing", lambda: "180 Ringing" in log.read_text() or None, timeout=20)
-        assert _state(b, "dial-ring", "ringing") == "connecting"
+        assert call_state_of(b, "dial-ring", "ringing") == "connecting"
         rpc(
             b,
             "participant.disconnect",
@@ -153,6 +142,6 @@ def test_disconnect_while_ringing_cancels_the_dial_out(calling: CallingBridge, s
             participantType="by_address",
         )
         assert phone.wait() == 0, phone.logs()  # CANCEL received, our ACK of its 487 too
-        assert _state(b, "dial-ring", "ringing") == "disconnected"
+        assert call_state_of(b, "dial-ring", "ringing") == "disconnected"
     finally:
         rpc(b, "conference.destroy", conferenceName="dial-ring")

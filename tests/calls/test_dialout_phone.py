@@ -3,10 +3,11 @@ caller already in the conference, who hears it."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,14 +74,13 @@ class Proxy:
     log: Path
 
 
-@pytest.fixture
-def proxy(tmp_path: Path) -> Iterator[Proxy]:
+@contextlib.contextmanager
+def kamailio_proxy(tmp_path: Path, config: str, port: int, ready: Callable[[], bool] | None = None) -> Iterator[Proxy]:
+    """Kamailio on ``port`` with ``config`` (a template: port, mpath, user, password, realm), stopped after.
+    ``ready`` says when it listens (a UDP-only proxy cannot be probed: it gets half a second)."""
     kamailio = require_binary("kamailio")
-    port = free_port()
     cfg = tmp_path / "proxy.cfg"
-    cfg.write_text(
-        PROXY_CFG.format(port=port, mpath=_kamailio_mpath(), user=SIP_USER, password=SIP_PASSWORD, realm=REALM)
-    )
+    cfg.write_text(config.format(port=port, mpath=_kamailio_mpath(), user=SIP_USER, password=SIP_PASSWORD, realm=REALM))
     log = tmp_path / "kamailio.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
@@ -89,11 +89,22 @@ def proxy(tmp_path: Path) -> Iterator[Proxy]:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
         )
-    time.sleep(0.5)
-    if proc.poll() is not None:
-        pytest.fail(f"kamailio exited\n{log.read_text()[-3000:]}")
-    yield Proxy(proc, port, log)
-    _stop(proc)
+    try:
+        if ready is None:
+            time.sleep(0.5)
+        else:
+            wait_until("kamailio listening", lambda: ready() or proc.poll() is not None, timeout=10)
+        if proc.poll() is not None:
+            pytest.fail(f"kamailio exited\n{log.read_text()[-3000:]}")
+        yield Proxy(proc, port, log)
+    finally:
+        _stop(proc)
+
+
+@pytest.fixture
+def proxy(tmp_path: Path) -> Iterator[Proxy]:
+    with kamailio_proxy(tmp_path, PROXY_CFG, free_port()) as running:
+        yield running
 
 
 @pytest.fixture

@@ -9,30 +9,19 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.calls.conftest import CallingBridge, calling_env
+from tests.calls.conftest import CallingBridge, call_state_of, calling_env, participant_of
 from tests.calls.test_baresip import phone_config
-from tests.calls.test_dialout_phone import PROXY_CFG
-from tests.sip.conftest import HOST, SippFactory, _kamailio_mpath, _stop, free_port, require_binary
-from tests.sip_registration.conftest import REALM, SIP_PASSWORD, SIP_USER, add_credential, rpc, wait_until
+from tests.calls.test_dialout_phone import PROXY_CFG, Proxy, kamailio_proxy
+from tests.sip.conftest import HOST, SippFactory, free_port
+from tests.sip_registration.conftest import add_credential, rpc, wait_until
 from tests.support.bridge import Bridge, start_bridge
 
 pytestmark = pytest.mark.skipif(shutil.which("janus") is None, reason="janus is not installed (apt-get install janus)")
-
-
-def _participant(bridge: Any, conference: str, name: str) -> dict[str, Any]:
-    found = rpc(bridge, "participant.enumerate").get("participants", [])
-    (match,) = [p for p in found if p["conferenceName"] == conference and p["participantName"] == name]
-    return dict(match)
-
-
-def _state(bridge: Any, conference: str, name: str) -> str:
-    return str(_participant(bridge, conference, name)["currentState"]["callState"])
 
 
 def _disconnect(bridge: Any, conference: str, name: str) -> None:
@@ -62,8 +51,8 @@ def test_dial_out_to_a_transport_tcp_address(calling: CallingBridge, tmp_path: P
         )
         log = phone.workdir / "messages.log"
         wait_until("the phone rang", lambda: log.exists() and "180 Ringing" in log.read_text() or None, timeout=20)
-        wait_until("connected", lambda: _state(b, "dial-tcp", "tcp-phone") == "connected" or None, timeout=20)
-        state = _participant(b, "dial-tcp", "tcp-phone")["currentState"]
+        wait_until("connected", lambda: call_state_of(b, "dial-tcp", "tcp-phone") == "connected" or None, timeout=20)
+        state = participant_of(b, "dial-tcp", "tcp-phone")["currentState"]
         assert state["callDirection"] == "outgoing"
         # the re-INVITE with the mixer's new port was answered before we hang up
         wait_until("the re-INVITE's ACK", lambda: log.read_text().count("ACK sip:") >= 2 or None, timeout=20)
@@ -72,7 +61,9 @@ def test_dial_out_to_a_transport_tcp_address(calling: CallingBridge, tmp_path: P
         text = log.read_text()
         assert "TCP message received" in text
         assert "UDP message" not in text
-        wait_until("disconnected", lambda: _state(b, "dial-tcp", "tcp-phone") == "disconnected" or None, timeout=10)
+        wait_until(
+            "disconnected", lambda: call_state_of(b, "dial-tcp", "tcp-phone") == "disconnected" or None, timeout=10
+        )
     finally:
         phones.stop_all()
         rpc(b, "conference.destroy", conferenceName="dial-tcp")
@@ -88,36 +79,11 @@ TCP_PROXY_CFG = (
 )
 
 
-@dataclass
-class TcpProxy:
-    proc: subprocess.Popen[bytes]
-    port: int
-    log: Path
-
-
 @pytest.fixture
-def tcp_proxy(tmp_path: Path) -> Iterator[TcpProxy]:
-    kamailio = require_binary("kamailio")
+def tcp_proxy(tmp_path: Path) -> Iterator[Proxy]:
     port = free_port()
-    cfg = tmp_path / "proxy.cfg"
-    cfg.write_text(
-        TCP_PROXY_CFG.format(port=port, mpath=_kamailio_mpath(), user=SIP_USER, password=SIP_PASSWORD, realm=REALM)
-    )
-    log = tmp_path / "kamailio.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [kamailio, "-f", str(cfg), "-DD", "-E", "-w", str(tmp_path), "-P", str(tmp_path / "k.pid")],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
-    try:
-        wait_until("kamailio listening on TCP", lambda: _accepts(port) or proc.poll() is not None, timeout=10)
-        if proc.poll() is not None:
-            pytest.fail(f"kamailio exited\n{log.read_text()[-3000:]}")
-        yield TcpProxy(proc, port, log)
-    finally:
-        _stop(proc)
+    with kamailio_proxy(tmp_path, TCP_PROXY_CFG, port, ready=lambda: _accepts(port)) as running:
+        yield running
 
 
 def _accepts(port: int) -> bool:
@@ -129,7 +95,7 @@ def _accepts(port: int) -> bool:
 
 
 @pytest.fixture
-def tcp_proxied(tmp_path: Path, tcp_proxy: TcpProxy) -> Iterator[Bridge]:
+def tcp_proxied(tmp_path: Path, tcp_proxy: Proxy) -> Iterator[Bridge]:
     env = calling_env(free_port())
     env["ADHOC_SIP__OUTBOUND_PROXY"] = f"sip:{HOST}:{tcp_proxy.port};transport=tcp"
     bridge = start_bridge(tmp_path / "data", env_overrides=env)
@@ -141,7 +107,7 @@ def tcp_proxied(tmp_path: Path, tcp_proxy: TcpProxy) -> Iterator[Bridge]:
 
 
 @pytest.mark.skipif(shutil.which("baresip") is None, reason="baresip is not installed (apt-get install baresip-core)")
-def test_dial_out_through_an_outbound_proxy_on_tcp(tcp_proxied: Bridge, tcp_proxy: TcpProxy, tmp_path: Path) -> None:
+def test_dial_out_through_an_outbound_proxy_on_tcp(tcp_proxied: Bridge, tcp_proxy: Proxy, tmp_path: Path) -> None:
     bridge = tcp_proxied
     add_credential(bridge)
     rpc(bridge, "conference.create", conferenceName="dial-proxy-tcp", numericId="7972")
@@ -162,13 +128,15 @@ def test_dial_out_through_an_outbound_proxy_on_tcp(tcp_proxied: Bridge, tcp_prox
             address=f"sip:phone2@{HOST}:{phone_port};transport=tcp",
         )
         wait_until(
-            "the phone answered", lambda: _state(bridge, "dial-proxy-tcp", "phone") == "connected" or None, timeout=20
+            "the phone answered",
+            lambda: call_state_of(bridge, "dial-proxy-tcp", "phone") == "connected" or None,
+            timeout=20,
         )
         _disconnect(bridge, "dial-proxy-tcp", "phone")
         wait_until(
             "the phone answered our BYE", lambda: "reply 200 to BYE" in tcp_proxy.log.read_text() or None, timeout=10
         )
-        assert _state(bridge, "dial-proxy-tcp", "phone") == "disconnected"
+        assert call_state_of(bridge, "dial-proxy-tcp", "phone") == "disconnected"
     finally:
         if phone.poll() is None:
             phone.kill()
