@@ -4,9 +4,16 @@ included), BYE from the caller, and CANCEL of an INVITE still unanswered."""
 from __future__ import annotations
 
 from app.calls.dialog import Call
-from app.calls.server_base import MIN_SE, CallServerBase, log, requested_session_timer, supports_timer
+from app.calls.server_base import (
+    MIN_SE,
+    CallServerBase,
+    answer_sdp,
+    log,
+    requested_session_timer,
+    supports_timer,
+)
 from app.sip.message import Request
-from app.sip.sdp import AudioChoice, SdpError, build_answer, negotiate, parse_sdp
+from app.sip.sdp import AudioChoice, SdpError, negotiate, parse_sdp
 from app.sip.server_transaction import ServerTransaction, make_response
 
 
@@ -65,15 +72,7 @@ class InDialogRequests(CallServerBase):
                 on_hold=True,
             )
         call.sdp_version += 1
-        assert call.leg is not None
-        body = build_answer(
-            offer,
-            choice,
-            local_ip=call.leg.local_ip,
-            local_port=call.leg.local_port,
-            session_id=call.session_id,
-            version=call.sdp_version,
-        )
+        body = answer_sdp(call, offer, choice)
         call.local_sdp = body
         return body
 

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from app.calls.dialog import Call, display_name, header_param, name_addr_uri, route_set_of
 from app.calls.in_dialog import InDialogRequests
-from app.calls.server_base import ALLOW, MIN_SE, log, requested_session_timer
+from app.calls.server_base import ALLOW, MIN_SE, answer_sdp, log, requested_session_timer
 from app.conferences.calls import CallAdmission
 from app.sip.client import new_tag
 from app.sip.message import Request, split_comma_list
-from app.sip.sdp import AudioChoice, SdpError, SessionDescription, build_answer, negotiate, parse_sdp
+from app.sip.sdp import AudioChoice, SdpError, SessionDescription, negotiate, parse_sdp
 from app.sip.server_transaction import ServerTransaction
 from app.sip.transport import Addr, SipTransport
 from app.sip.uri import SipUriError, parse_uri
@@ -151,14 +151,7 @@ class CallServer(InDialogRequests):
                     remote_port=choice.remote_port,
                     opus_pt=choice.payload_type if choice.codec == "opus" else None,
                 )
-                body = build_answer(
-                    offer,
-                    choice,
-                    local_ip=call.leg.local_ip,
-                    local_port=call.leg.local_port,
-                    session_id=call.session_id,
-                    version=call.sdp_version,
-                )
+                body = answer_sdp(call, offer, choice)
             else:
                 call.leg = await self.media.join(
                     admission.conference_id, display=display, codec="pcmu", remote_ip=tx.addr[0], remote_port=9

@@ -18,7 +18,7 @@ from app.calls.media import MediaEngineLike
 from app.conferences.calls import CallParticipants
 from app.sip.client import SipUserAgent
 from app.sip.message import Headers, Request, Response, split_comma_list
-from app.sip.sdp import SdpError, build_offer, negotiate, parse_sdp
+from app.sip.sdp import AudioChoice, SdpError, SessionDescription, build_answer, build_offer, negotiate, parse_sdp
 from app.sip.server_transaction import ServerTransaction, ServerTransactions, make_response
 from app.sip.transaction import T1, T2, TransactionTimeoutError, new_branch
 from app.sip.transport import Addr, SipTransport
@@ -325,6 +325,19 @@ class CallServerBase:
             except TimeoutError:
                 await self.hang_up(call, "session expired")
                 return
+
+
+def answer_sdp(call: Call, offer: SessionDescription, choice: AudioChoice) -> bytes:
+    """Our answer to ``offer``: the call's media leg, in the call's SDP session at its current version."""
+    assert call.leg is not None
+    return build_answer(
+        offer,
+        choice,
+        local_ip=call.leg.local_ip,
+        local_port=call.leg.local_port,
+        session_id=call.session_id,
+        version=call.sdp_version,
+    )
 
 
 def allows_update(request: Request) -> bool:
