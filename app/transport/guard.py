@@ -32,6 +32,7 @@ from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 from uvicorn.server import ServerState
 
 from app.core.config import IpNetwork, ServerSettings
+from app.transport.one_write import adopt
 
 logger = logging.getLogger("adhoc.transport")
 
@@ -185,6 +186,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._refusal: int | None = None
         self._deadline = math.inf  # loop time at which _expired runs (checked by the guard's sweep)
         self._deadline_limit: Limit = "header_timeout"
+        self._idle_since: float | None = None  # loop time a keep-alive wait began (None: not waiting)
 
     # Connection life
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -303,6 +305,9 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if self._phase == "app":  # a pipelined request began while the previous one is being answered
             self._phase = "head"
             self._arm(self.guard.header_timeout, "header_timeout")
+        elif self._idle_since is not None:  # the first byte after a keep-alive wait: the head's own deadline
+            self._deadline = self._idle_since + self.guard.header_timeout
+            self._idle_since = None
 
     def on_url(self, url: bytes) -> None:
         self._count_head(len(url))
@@ -318,20 +323,34 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._phase = "body"
         self._arm(self.guard.body_timeout, "body_timeout")
         super().on_headers_complete()
+        adopt(self.cycle)
 
     def on_message_complete(self) -> None:
         if self._phase == "body":
             self._disarm()
             if self.cycle is not None and self.cycle.response_complete:  # answered before its body ended
-                self._phase = "head"
-                self._arm(self.guard.header_timeout, "header_timeout")
+                self._await_next_request()
             else:
                 self._phase = "app"
         super().on_message_complete()
 
     def on_response_complete(self) -> None:
+        # uvicorn's own, except for the keep-alive wait: uvicorn sets and cancels a timer per reply for it;
+        # here it is the connection's deadline, which the guard's sweep checks (see _await_next_request).
         self._served = True
-        super().on_response_complete()
-        if self._phase == "app" and not self.transport.is_closing():
-            self._phase = "head"
-            self._arm(self.guard.header_timeout, "header_timeout")
+        self.server_state.total_requests += 1
+        if self.transport.is_closing():
+            return
+        self.flow.resume_reading()
+        if self.pipeline:  # the next request has arrived already: its own phases follow
+            cycle, app = self.pipeline.pop()
+            self._start_asgi_task(cycle, app)
+        elif self._phase == "app":
+            self._await_next_request()
+
+    def _await_next_request(self) -> None:
+        """Between requests: the next head is due ``header_timeout`` after this moment, and a connection
+        that stays idle ends (quietly) after uvicorn's keep-alive time, when that is shorter."""
+        self._phase = "head"
+        self._idle_since = self.loop.time()
+        self._arm(min(float(self.timeout_keep_alive), self.guard.header_timeout), "header_timeout")
