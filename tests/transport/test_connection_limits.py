@@ -262,6 +262,46 @@ def test_the_soft_open_files_limit_is_raised_to_the_hard_limit(bridge_factory: B
     assert [(r["soft"], r["hard"], r["was"]) for r in records if r["msg"] == "open-files limit"] == [(hard, hard, soft)]
 
 
+def test_an_idle_keep_alive_connection_ends_after_the_keep_alive_time_and_a_busy_one_lives_on(
+    bridge_factory: BridgeFactory,
+) -> None:
+    # The head deadline is a minute away: what ends the idle connection is the 5 s keep-alive wait (uvicorn's
+    # default, kept by the guard's deadline), while a connection that keeps asking is never cut.
+    bridge = _start(bridge_factory, ADHOC_SERVER__HEADER_TIMEOUT="60")
+    request = b"GET /healthz HTTP/1.1\r\nHost: bridge\r\n\r\n"
+
+    def ask(sock: socket.socket) -> bytes:
+        sock.sendall(request)
+        reply = b""
+        while not reply.endswith(b'{"status":"ok"}'):
+            chunk = sock.recv(65536)
+            assert chunk, reply
+            reply += chunk
+        return reply
+
+    busy_replies: list[bytes] = []
+
+    def keep_busy(sock: socket.socket) -> None:
+        for _ in range(8):  # one request a second, past the keep-alive time
+            busy_replies.append(ask(sock))
+            time.sleep(1)
+
+    with _connect(bridge.http_port) as idle, _connect(bridge.http_port) as busy:
+        idle.settimeout(10)
+        busy.settimeout(10)
+        worker = threading.Thread(target=keep_busy, args=(busy,))
+        worker.start()
+        assert ask(idle).startswith(b"HTTP/1.1 200 ")
+        began = time.monotonic()
+        assert _read_reply(idle, deadline=10) == b""  # then nothing more, and the close
+        idle_for = time.monotonic() - began
+        worker.join()
+    assert 4 < idle_for < 7
+    assert len(busy_replies) == 8
+    assert all(reply.startswith(b"HTTP/1.1 200 ") for reply in busy_replies)
+    assert _limit_lines(bridge, "header_timeout") == []
+
+
 def test_idle_keep_alive_ends_quietly_and_a_second_request_trickled_on_it_gets_408(
     bridge_factory: BridgeFactory,
 ) -> None:
