@@ -47,6 +47,7 @@ _HEADER = struct.Struct("<8sI4x")
 _SLOT = struct.Struct("<16sddIII4x")
 _ACTIVE = 1  # a lockout whose end has not been logged yet
 _EMPTY = bytes(16)
+_CLEAR = bytes(_SLOT.size - 16)  # what follows the key in a slot with nothing recorded (a tombstone)
 _SIZE = _HEADER.size + SLOTS * _SLOT.size
 
 
@@ -79,6 +80,14 @@ def _key(source: str) -> bytes:
     if isinstance(address, ipaddress.IPv4Address):
         return ipaddress.IPv6Address(f"::ffff:{address}").packed
     return address.packed
+
+
+@functools.lru_cache(maxsize=4096)
+def _home(source: str) -> tuple[bytes, tuple[int, ...]]:
+    """``source``'s key and the offsets of the slots it may occupy, in probe order."""
+    key = _key(source)
+    start = zlib.crc32(key) % SLOTS
+    return key, tuple(_HEADER.size + ((start + step) % SLOTS) * _SLOT.size for step in range(PROBES))
 
 
 @dataclass(slots=True)
@@ -139,14 +148,24 @@ class Lockout:
         for step in range(PROBES):
             yield self._offset((start + step) % SLOTS)
 
-    def _find(self, key: bytes) -> tuple[int, _Slot] | None:
-        for offset in self._probe(key):
-            found = _SLOT.unpack_from(self._map, offset)[0]
+    def _slot_of(self, key: bytes, offsets: tuple[int, ...]) -> int | None:
+        """The offset of ``key``'s slot, or None when it has none (no lock taken: one slice per probe)."""
+        table = self._map
+        for offset in offsets:
+            found = table[offset : offset + 16]
             if found == key:
-                return offset, self._read(offset)
+                return offset
             if found == _EMPTY:
                 return None
         return None
+
+    def _recorded(self, key: bytes, offset: int) -> bool:
+        """Whether the slot at ``offset`` (``key``'s) holds anything beyond a tombstone."""
+        return self._map[offset + 16 : offset + _SLOT.size] != _CLEAR
+
+    def _find(self, key: bytes) -> tuple[int, _Slot] | None:
+        offset = self._slot_of(key, tuple(self._probe(key)))
+        return None if offset is None else (offset, self._read(offset))
 
     def _claim(self, key: bytes, now: float) -> tuple[int, _Slot]:
         """The slot of ``key``, made (or reused) when it has none. Under the file lock."""
@@ -166,10 +185,11 @@ class Lockout:
     # The questions
     def retry_after(self, source: str) -> float | None:
         """Seconds until ``source`` may authenticate again, or None when it is not locked (no lock taken)."""
-        found = self._find(_key(source))
-        if found is None:
+        key, offsets = _home(source)
+        offset = self._slot_of(key, offsets)
+        if offset is None or not self._recorded(key, offset):
             return None
-        _offset, slot = found
+        slot = self._read(offset)
         now = self._clock()
         if slot.locked_until > now:
             return slot.locked_until - now
@@ -208,9 +228,9 @@ class Lockout:
 
     def succeeded(self, source: str) -> None:
         """One success forgets ``source``'s failures and lockout history (a lock-free read when it has none)."""
-        key = _key(source)
-        found = self._find(key)
-        if found is None or found[1] == _Slot(key, 0.0, 0.0, 0, 0, 0):
+        key, offsets = _home(source)
+        offset = self._slot_of(key, offsets)
+        if offset is None or not self._recorded(key, offset):
             return
         with self._locked():
             for offset in self._probe(key):
