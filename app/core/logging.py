@@ -8,6 +8,7 @@ path, so a handler or filter anyone adds (a test's ``caplog``) still sees every 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import sys
@@ -95,21 +96,60 @@ class JsonFormatter(LineFormatter):
 
 
 class LineHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """The handler ``configure_logging`` installs: stderr, one line per record."""
+    """The handler ``configure_logging`` installs: stderr, one line per record.
+
+    ``write_line`` (the per-request lines) queues its line; what one event-loop iteration queued is written
+    at the end of that iteration, in one write: a busy worker answers many requests per iteration, and a
+    write system call per line was a tenth of a request's cost. Order is kept: any other record, from
+    any thread, writes the queued lines before its own; ``flush`` (``logging.shutdown`` at exit) writes them
+    too. With no running loop, a line is written at once. A process killed outright loses at most the
+    lines of the iteration it was in.
+    """
 
     formatter: LineFormatter
+    MAX_QUEUED = 512  # a long iteration writes what it has queued every this many lines
 
     def __init__(self, formatter: LineFormatter) -> None:
         super().__init__(sys.stderr)
         self.setFormatter(formatter)
+        self._queued: list[str] = []
 
     def write_line(self, line: str) -> None:
         with self.lock:  # type: ignore[union-attr]  # created by Handler.__init__
-            try:
-                self.stream.write(line + self.terminator)
-                self.stream.flush()
-            except Exception:  # as Handler.emit would: a broken stderr never breaks a request
-                self.handleError(logging.makeLogRecord({"msg": line}))
+            queued = self._queued
+            queued.append(line)
+            if len(queued) > 1:
+                if len(queued) >= self.MAX_QUEUED:
+                    self._write_queued()
+                return
+        try:
+            asyncio.get_running_loop().call_soon(self.write_queued)
+        except RuntimeError:  # no loop in this thread: now
+            self.write_queued()
+
+    def write_queued(self) -> None:
+        with self.lock:  # type: ignore[union-attr]
+            self._write_queued()
+
+    def _write_queued(self) -> None:
+        lines, self._queued = self._queued, []
+        if not lines:
+            return
+        terminator = self.terminator
+        try:
+            self.stream.write(terminator.join(lines) + terminator)
+            self.stream.flush()
+        except Exception:  # as Handler.emit would: a broken stderr never breaks a request
+            self.handleError(logging.makeLogRecord({"msg": lines[-1]}))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self._queued:
+            self.write_queued()
+        super().emit(record)
+
+    def flush(self) -> None:
+        self.write_queued()
+        super().flush()
 
 
 def _sole_handler(logger: logging.Logger, level: int) -> LineHandler | None:
