@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import os
 import socket
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
+from app.core.state import AppServices
 from app.device import network
 from app.device.identity import (
     TOTAL_AUDIO_ONLY_PORTS,
@@ -15,7 +18,7 @@ from app.device.identity import (
     utc_now,
 )
 from app.version import API_VERSION, BUILD_VERSION, MODEL, SOFTWARE_VERSION
-from app.xmlrpc.codec import INT32_MAX
+from app.xmlrpc.codec import INT32_MAX, FinishedStruct
 from app.xmlrpc.context import CallContext
 from app.xmlrpc.dispatcher import Dispatcher, RpcParams
 
@@ -29,12 +32,34 @@ class NoParams(RpcParams):
     pass
 
 
+@dataclass(frozen=True, slots=True)
+class _SecondsReply:
+    second: datetime
+    services: AppServices
+    reply: FinishedStruct
+
+
+_last_query: _SecondsReply | None = None
+
+
 @rpc.method("device.query", NoParams)
 async def device_query(_params: NoParams, ctx: CallContext) -> dict[str, Any]:
-    started = ctx.services.started_at.replace(microsecond=0, tzinfo=None)
+    """CUCM's keep-alive poll. Its reply changes once a second (``currentTime``): it is built and encoded
+    once per second and served as is until the next."""
+    global _last_query
+    now = utc_now()
+    last = _last_query
+    if last is not None and last.second == now and last.services is ctx.services:
+        return last.reply
+    reply = FinishedStruct(_query_reply(now, ctx.services))
+    _last_query = _SecondsReply(now, ctx.services, reply)
+    return reply
+
+
+def _query_reply(now: datetime, services: AppServices) -> dict[str, Any]:
     reply: dict[str, Any] = {
-        "currentTime": utc_now(),
-        "restartTime": started,
+        "currentTime": now,
+        "restartTime": services.started_at.replace(microsecond=0, tzinfo=None),
         "serial": serial_number(),
         "softwareVersion": SOFTWARE_VERSION,
         "buildVersion": BUILD_VERSION,

@@ -206,8 +206,28 @@ class _Throttle:
 _dropped_reports = _Throttle(DROPPED_REPORT_INTERVAL_SECONDS)
 
 
+class FinishedStruct(dict[str, Any]):
+    """A reply struct its handler will never change again: ``encode_result`` encodes it once and keeps the
+    bytes with it (for a reply served many times over, such as ``device.query`` within one second)."""
+
+    __slots__ = ("encoded",)
+
+    def __init__(self, members: dict[str, Any]) -> None:
+        super().__init__(members)
+        self.encoded: bytes | None = None
+
+
 def encode_result(result: dict[str, Any]) -> bytes:
     """A ``methodResponse`` carrying one struct (the same bytes ``xmlrpc.client.dumps`` produces, faster)."""
+    if type(result) is FinishedStruct:
+        encoded = result.encoded
+        if encoded is None:
+            encoded = result.encoded = _encode_checked(result)
+        return encoded
+    return _encode_checked(result)
+
+
+def _encode_checked(result: dict[str, Any]) -> bytes:
     try:
         return _encode_response(result)
     except (TypeError, ValueError, OverflowError):

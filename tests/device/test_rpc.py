@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 import xml.etree.ElementTree as ET
 from typing import Any
 
@@ -45,6 +46,19 @@ def test_device_query_members(bridge: Bridge) -> None:
     restart = dt.datetime.strptime(reply["restartTime"].value, "%Y%m%dT%H:%M:%S")
     assert abs((current - now).total_seconds()) < 5
     assert restart <= current
+
+
+def test_device_query_current_time_follows_the_clock_while_the_reply_is_kept_for_one_second(bridge: Bridge) -> None:
+    # The reply is built once a second: polled many times a second it stays the same, and it moves on.
+    seen: list[str] = []
+    deadline = time.monotonic() + 3.5
+    while time.monotonic() < deadline:
+        seen.append(_call(bridge, "device.query")["currentTime"].value)
+    distinct = sorted(set(seen))
+    assert 3 <= len(distinct) <= 5
+    seconds = [dt.datetime.strptime(value, "%Y%m%dT%H:%M:%S") for value in distinct]
+    assert all((later - earlier).total_seconds() == 1 for earlier, later in zip(seconds, seconds[1:], strict=False))
+    assert seen == sorted(seen)  # never back in time
 
 
 def test_device_health_query_members(bridge: Bridge) -> None:

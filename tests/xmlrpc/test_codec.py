@@ -126,3 +126,11 @@ def test_parse_call_maps_each_refusal_to_fault_103() -> None:
         with pytest.raises(McuFault) as caught:
             parse_call(body)
         assert caught.value.code == FaultCode.MALFORMED_PARAMETER
+
+
+def test_a_finished_struct_is_encoded_once_and_as_a_plain_struct_is() -> None:
+    members = {"currentTime": datetime(2026, 12, 2, 6, 30, 1), "serial": "AB<&>", "ports": 1000, "ok": True}
+    finished = codec.FinishedStruct(members)
+    first = encode_result(finished)
+    assert first == encode_result(dict(members)) == xmlrpc.client.dumps((members,), methodresponse=True).encode()
+    assert encode_result(finished) is first
