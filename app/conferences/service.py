@@ -40,6 +40,7 @@ from app.conferences.service_core import (
     registration_of,
 )
 from app.conferences.views import ACTIVE_CALL_STATES, conference_is_active, conference_is_completed
+from app.core.logging import log_info
 
 logger = logging.getLogger("adhoc.conferences")
 
@@ -94,7 +95,7 @@ class ConferenceService(ParticipantOperations):
             return conference_id
 
         conference.id = await self.database.run_core(unit)
-        logger.info("conference created", extra={"conference": conference.name, "unique_id": conference.id})
+        log_info(logger, "conference created", {"conference": conference.name, "unique_id": conference.id})
         await self._notify_created(registration_of(conference))
 
     async def destroy(self, name: str) -> None:
@@ -108,7 +109,7 @@ class ConferenceService(ParticipantOperations):
             return deleted
 
         numeric_id, options = await self.database.run_core(unit)
-        logger.info("conference destroyed", extra={"conference": name})
+        log_info(logger, "conference destroyed", {"conference": name})
         await self._notify_removed(Registration(name, numeric_id, registers_with_sip(options)))
 
     @staticmethod
@@ -133,7 +134,7 @@ class ConferenceService(ParticipantOperations):
                 self._refresh_cleanup(conference, 0, now)
 
         await self.database.run(unit)
-        logger.info("conference ended", extra={"conference": name, "by": "api"})
+        log_info(logger, "conference ended", {"conference": name, "by": "api"})
 
     async def modify(self, params: ModifyConferenceParams) -> None:
         now = self.clock()

@@ -14,7 +14,7 @@ import logging
 import sys
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 from app.core.config import LogSettings
 
@@ -180,9 +180,32 @@ def info_line(logger: logging.Logger, message: str, fields: dict[str, Any]) -> N
     handler.write_line(handler.formatter.line(time.time(), "INFO", logger.name, message, fields))
 
 
+def log_info(logger: logging.Logger, message: str, fields: dict[str, Any]) -> None:
+    """``logger.info(message, extra=fields)`` by ``info_line``: for the lines of the hot paths."""
+    if logger.isEnabledFor(logging.INFO):
+        info_line(logger, message, fields)
+
+
+_RENDERED: dict[str, str] = {}  # short values seen before (methods, paths, peers, names) and how they print
+_RENDERED_MAX = 4096
+_RENDERED_LONGEST = 64
+
+
 def _render(value: object) -> str:
-    text = value if isinstance(value, str) else str(value)
-    return json.dumps(text) if (not text or " " in text or '"' in text or "=" in text) else text
+    kind = type(value)
+    if kind is int:
+        return str(value)
+    if kind is str:
+        text = cast(str, value)
+        known = _RENDERED.get(text)
+        if known is not None:
+            return known
+    else:
+        text = str(value)
+    rendered = json.dumps(text) if (not text or " " in text or '"' in text or "=" in text) else text
+    if kind is str and len(text) <= _RENDERED_LONGEST and len(_RENDERED) < _RENDERED_MAX:
+        _RENDERED[text] = rendered
+    return rendered
 
 
 def configure_logging(settings: LogSettings) -> None:
