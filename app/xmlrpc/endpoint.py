@@ -88,14 +88,18 @@ async def _refused(_request: Request, exc: Exception) -> Response:
 def install(app: FastAPI) -> None:
     """Serve ``/RPC2`` and ``/RPC2/`` on ``app``, refusals answered from the dependency's replies.
 
-    Call it before any ``include_router``: routes are matched in order, and these are the hot ones. They
-    are added to the application's own router (no included-router layer to walk per request).
+    Call it before any ``include_router``: routes are matched in order, and these are the hot ones, so they
+    go first, ahead of the documentation routes FastAPI adds itself. They are added to the application's
+    own router (no included-router layer to walk per request).
     """
     app.add_exception_handler(RpcRefusal, _refused)
+    routes = app.router.routes
+    already = len(routes)  # FastAPI's own documentation routes, added when the app was made
     for path in RPC_PATHS:
         app.router.add_api_route(
             path, rpc2, methods=RPC_ROUTE_METHODS, include_in_schema=False, response_class=Response, name="rpc2"
         )
+    routes[:] = routes[already:] + routes[:already]  # matched first, ahead of those too
 
 
 class ManagementMiddleware:
