@@ -23,9 +23,5 @@ def serial_number() -> str:
     return f"AB{digest}"
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC).replace(microsecond=0, tzinfo=None)
-
-
 def uptime_seconds(services: AppServices) -> int:
     return max(0, int((datetime.now(UTC) - services.started_at).total_seconds()))

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from app.core.state import AppServices
@@ -15,7 +16,6 @@ from app.device.identity import (
     TOTAL_STREAMING_AND_CONTENT_PORTS,
     TOTAL_VIDEO_PORTS,
     serial_number,
-    utc_now,
 )
 from app.version import API_VERSION, BUILD_VERSION, MODEL, SOFTWARE_VERSION
 from app.xmlrpc.codec import INT32_MAX, FinishedStruct
@@ -34,7 +34,7 @@ class NoParams(RpcParams):
 
 @dataclass(frozen=True, slots=True)
 class _SecondsReply:
-    second: datetime
+    second: int
     services: AppServices
     reply: FinishedStruct
 
@@ -47,12 +47,13 @@ async def device_query(_params: NoParams, ctx: CallContext) -> dict[str, Any]:
     """CUCM's keep-alive poll. Its reply changes once a second (``currentTime``): it is built and encoded
     once per second and served as is until the next."""
     global _last_query
-    now = utc_now()
+    second = int(time.time())
     last = _last_query
-    if last is not None and last.second == now and last.services is ctx.services:
+    if last is not None and last.second == second and last.services is ctx.services:
         return last.reply
+    now = datetime.fromtimestamp(second, UTC).replace(tzinfo=None)
     reply = FinishedStruct(_query_reply(now, ctx.services))
-    _last_query = _SecondsReply(now, ctx.services, reply)
+    _last_query = _SecondsReply(second, ctx.services, reply)
     return reply
 
 

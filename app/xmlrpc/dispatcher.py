@@ -85,12 +85,18 @@ def check_values(params: dict[str, Any], members: frozenset[str]) -> None:
         _check_value(value, str(key), key in members)
 
 
+def _has_validators(model: type[BaseModel]) -> bool:
+    decorators = model.__pydantic_decorators__
+    return bool(decorators.model_validators or decorators.field_validators or decorators.root_validators)
+
+
 @dataclass(frozen=True, slots=True)
 class _Entry(Generic[ContextT]):
     model: type[BaseModel]
     handler: Callable[[Any, ContextT], Awaitable[dict[str, Any]]]
     members: frozenset[str]
     translate: Translate | None
+    unvalidated: BaseModel | None = None
 
 
 class Dispatcher(Generic[ContextT]):
@@ -107,7 +113,10 @@ class Dispatcher(Generic[ContextT]):
         def register(handler: Handler[ParamsT, ContextT]) -> Handler[ParamsT, ContextT]:
             if name in self._methods:
                 raise ValueError(f"method {name!r} registered twice")
-            self._methods[name] = _Entry(model, handler, frozenset(model.model_fields), self._translate)
+            members = frozenset(model.model_fields)
+            # A model without members takes any struct: it need not be validated, one instance serves all.
+            unvalidated = model() if not members and not _has_validators(model) else None
+            self._methods[name] = _Entry(model, handler, members, self._translate, unvalidated)
             return handler
 
         return register
@@ -132,10 +141,12 @@ class Dispatcher(Generic[ContextT]):
             raise McuFault(FaultCode.METHOD_NOT_SUPPORTED)
         check_values(params, entry.members)
         try:
-            try:
-                model = entry.model.model_validate(params)
-            except ValidationError as exc:
-                raise fault_from_validation(exc) from None
+            model = entry.unvalidated
+            if model is None:
+                try:
+                    model = entry.model.model_validate(params)
+                except ValidationError as exc:
+                    raise fault_from_validation(exc) from None
             return await entry.handler(model, context)
         except McuFault:
             raise

@@ -101,3 +101,23 @@ async def test_the_dispatcher_refuses_nil_before_the_handler_runs() -> None:
     assert raised.value.fault_string == "malformed parameter - pin"
     assert ran == []
     assert rpc.model_of("conference.create") is CreateConferenceParams
+
+
+async def test_a_method_without_members_takes_any_struct_but_still_refuses_too_big_integers() -> None:
+    class _Nothing(RpcParams):
+        pass
+
+    rpc: Dispatcher[None] = Dispatcher()
+    seen: list[RpcParams] = []
+
+    @rpc.method("device.query", _Nothing)
+    async def query(params: _Nothing, _ctx: None) -> dict[str, Any]:
+        seen.append(params)
+        return {"ok": True}
+
+    assert await rpc.dispatch("device.query", {}, None) == {"ok": True}
+    assert await rpc.dispatch("device.query", {"anything": [None, "x"], "n": 7}, None) == {"ok": True}
+    assert all(isinstance(params, _Nothing) for params in seen)
+    with pytest.raises(McuFault) as raised:
+        await rpc.dispatch("device.query", {"n": 2**31}, None)
+    assert raised.value.fault_string == "malformed parameter - n"
