@@ -32,6 +32,8 @@ class _UtcSeconds:
     def __init__(self) -> None:
         self._second = -1
         self._text = ""
+        self._milli = -1
+        self._stamp = ""
 
     def __call__(self, created: float) -> tuple[str, int]:
         second = int(created)
@@ -39,6 +41,15 @@ class _UtcSeconds:
             self._text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
             self._second = second
         return self._text, min(999, int((created - second) * 1000))
+
+    def stamp(self, created: float) -> str:
+        """``YYYY-MM-DDTHH:MM:SS.mmm``, made once per millisecond."""
+        milli = int(created * 1000)
+        if milli != self._milli:
+            seconds, millis = self(created)
+            self._stamp = f"{seconds}.{millis:03d}"
+            self._milli = milli
+        return self._stamp
 
 
 class LineFormatter(logging.Formatter):
@@ -62,13 +73,29 @@ class LineFormatter(logging.Formatter):
 
 
 class ConsoleFormatter(LineFormatter):
+    def __init__(self) -> None:
+        super().__init__()
+        self._heads: dict[tuple[str, str, str], str] = {}
+
     def line(self, created: float, levelname: str, name: str, message: str, fields: Mapping[str, Any]) -> str:
-        seconds, millis = self._seconds(created)
-        line = f"{seconds}.{millis:03d}Z {levelname:<7} {name}: {message}"
-        if fields:
-            extras = " ".join([f"{key}={_render(value)}" for key, value in fields.items()])
-            line = f"{line} {extras}"
-        return line
+        key = (levelname, name, message)
+        head = self._heads.get(key)
+        if head is None:
+            head = f"Z {levelname:<7} {name}: {message}"
+            if len(self._heads) < _RENDERED_MAX and len(message) <= _RENDERED_LONGEST:
+                self._heads[key] = head
+        parts = [self._seconds.stamp(created), head]
+        rendered = _RENDERED
+        for field, value in fields.items():
+            kind = type(value)
+            if kind is str:
+                text = rendered.get(value) or _render(value)
+            elif kind is int:
+                text = str(value)
+            else:
+                text = _render(value)
+            parts.append(f" {field}={text}")
+        return "".join(parts)
 
 
 class JsonFormatter(LineFormatter):
