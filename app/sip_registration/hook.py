@@ -16,9 +16,10 @@ class RegistrationHook:
         self.coordinator = coordinator
 
     async def on_conference_created(self, name: str, numeric_id: str | None, register_with_sip: bool) -> None:
-        if register_with_sip and numeric_id:
+        if register_with_sip and numeric_id and self.coordinator.registers:
             self.coordinator.poke()
 
     async def on_conference_removed(self, name: str, numeric_id: str | None) -> None:
-        if numeric_id:
+        # Without a registrar there is nothing to un-register: no pass of the coordinator per destroyed conference.
+        if numeric_id and self.coordinator.registers:
             self.coordinator.poke()

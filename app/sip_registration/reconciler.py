@@ -115,6 +115,11 @@ class RegistrationCoordinator:
         return self.settings.registrar is not None or self.owned is not None
 
     @property
+    def registers(self) -> bool:
+        """Whether conferences are registered with a registrar at all (else their changes are nothing to it)."""
+        return self.settings.registrar is not None
+
+    @property
     def is_owner(self) -> bool:
         return self._manager is not None
 
