@@ -1,8 +1,9 @@
 """XML-RPC bodies in and out, MCU style: one struct parameter in, one struct (or a fault) out.
 
 Parsing goes through defusedxml's expat parser with DTDs, entities and external references forbidden
-(``call_reader``), so no document can expand, fetch or declare anything. Every way a body can be wrong
-maps to a fault.
+(``call_reader``), so no document can expand, fetch or declare anything; the usual shape (one struct of
+scalars) is read first by a strict fast reader that takes a subset of those documents and gives the same
+result (``fast_call``). Every way a body can be wrong maps to a fault.
 
 A reply is written by the fast encoder below. Should a handler hand back a value XML-RPC cannot carry
 (``None``, an integer beyond 32 bits: only stored data written by an earlier version can hold one), the
