@@ -44,11 +44,11 @@ async def _reply(app: App, request: bytes, protocol_class: type[HttpToolsProtoco
     state = ServerState()
 
     class Spied(protocol_class):  # type: ignore[valid-type,misc]
-        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-            super().connection_made(_Spy(transport, writes))  # type: ignore[arg-type]
+        def connection_made(self, transport: asyncio.Transport) -> None:
+            super().connection_made(_Spy(transport, writes))
 
     def factory() -> asyncio.Protocol:
-        return Spied(config=config, server_state=state, app_state={})  # type: ignore[no-any-return]
+        return Spied(config=config, server_state=state, app_state={})
 
     server = await asyncio.get_running_loop().create_server(factory, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
