@@ -61,6 +61,8 @@ ECHOED_MEMBERS = frozenset({"startLocked", "templateName", "templateNumber", "co
 
 def options_of(params: ConferenceOptions, members: frozenset[str]) -> dict[str, Any]:
     given = params.model_fields_set & (members | ECHOED_MEMBERS)
+    if not given:  # CUCM's ad hoc create names the conference and its number only
+        return {}
     return params.model_dump(mode="json", include=given)
 
 

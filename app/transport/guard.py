@@ -314,7 +314,12 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().on_url(url)
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._count_head(len(name) + len(value) + _HEADER_OVERHEAD)
+        # _count_head, inline: this runs for every header of every request
+        size = self._head_bytes_exact + len(name) + len(value) + _HEADER_OVERHEAD
+        self._head_bytes_exact = size
+        if size > self.guard.max_header_bytes:
+            self._refusal = 431
+            raise _Refused
         super().on_header(name, value)
 
     def on_headers_complete(self) -> None:
