@@ -18,12 +18,13 @@ from bench.media import CALLERS, CALLS_PER_SECOND, CONFERENCES, IDLE_SECONDS, Pa
 from bench.populate import TEMPLATE_NAME, copy_template
 from bench.probe import call
 from bench.processes import ALL_CPUS, LOAD_CPUS, SERVER_CPUS, Server, start_baseline
-from bench.report import HEADER, Step, Summary, Target, ratio
+from bench.report import HEADER, Step, Summary, Target, bracketed, ratio
 from bench.runner import capture_reply
 from bench.scenarios import CYCLE_ID_BASE, Credentials
 from bench.session import LIVE_LARGE, PASSWORD, USER, Session, say
 
 CONNECTIONS = (1, 8, 32)
+SUMMARY_CONNECTIONS = 32
 LIVE_SMALL = 10
 SCALE_CONNECTIONS = 8
 DB_NAME = "adhoc-bridge.db"
@@ -101,6 +102,10 @@ def against_baseline(run: Session, service: Server, figures: Figures, unavailabl
         else:
             figures.cycle[connections] = run.load(service, "cycle", connections)
             run.record("ad hoc cycle (create+status+destroy)", figures.cycle[connections], base)
+        if connections == SUMMARY_CONNECTIONS:  # the summary's yardstick: measured again after our two steps
+            again = run.load(fastapi_baseline, "device_query", connections)
+            run.record("fastapi baseline, again after them", again, base)
+            figures.fastapi_base[connections] = bracketed(fastapi_base, again)
     run.stop(baseline)
     run.stop(fastapi_baseline)
 
@@ -190,9 +195,14 @@ def conclude(run: Session, figures: Figures, auth: AuthCost) -> Summary:
             "ad hoc cycle req/s / baseline, 32 conns", ratio(cycle32.rps, base32.rps) if cycle32 else None, 0.40, True
         ),
         Target("  same by server CPU per request", cycle_cpu_ratio, 0.40, True),
-        Target("device.query req/s / fastapi baseline, 32 conns", fastapi_dq, 0.60, True),
+        Target("device.query req/s / fastapi baseline (mean of before and after), 32 conns", fastapi_dq, 0.60, True),
         Target("  same by server CPU per request", ratio(fastapi32.server_us, dq32.server_us), 0.60, True),
-        Target("ad hoc cycle req/s / fastapi baseline, 32 conns", fastapi_cycle if cycle32 else None, 0.40, True),
+        Target(
+            "ad hoc cycle req/s / fastapi baseline (mean of before and after), 32 conns",
+            fastapi_cycle if cycle32 else None,
+            0.40,
+            True,
+        ),
         Target(
             "  same by server CPU per request",
             ratio(fastapi32.server_us, cycle32.server_us) if cycle32 else None,

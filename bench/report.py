@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bench.load import LoadResult
 
@@ -22,6 +22,16 @@ class Step:
     @property
     def rps(self) -> float:
         return self.result.rps
+
+
+def bracketed(before: Step, after: Step) -> Step:
+    """The mean of a yardstick measured before and after the steps it is compared with: a host whose speed
+    drifts during those steps (other VMs) moves both sides of the ratio alike instead of one."""
+    return Step(
+        result=replace(before.result, rps=(before.rps + after.rps) / 2),
+        server_us=(before.server_us + after.server_us) / 2,
+        others=max(before.others, after.others),
+    )
 
 
 @dataclass(frozen=True)
