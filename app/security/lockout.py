@@ -83,11 +83,16 @@ def _key(source: str) -> bytes:
 
 
 @functools.lru_cache(maxsize=4096)
-def _home(source: str) -> tuple[bytes, tuple[int, ...]]:
-    """``source``'s key and the offsets of the slots it may occupy, in probe order."""
-    key = _key(source)
+def _probe(key: bytes) -> tuple[int, ...]:
+    """The offsets of the slots ``key`` may occupy, in probe order."""
     start = zlib.crc32(key) % SLOTS
-    return key, tuple(_HEADER.size + ((start + step) % SLOTS) * _SLOT.size for step in range(PROBES))
+    return tuple(_HEADER.size + ((start + step) % SLOTS) * _SLOT.size for step in range(PROBES))
+
+
+def _home(source: str) -> tuple[bytes, tuple[int, ...]]:
+    """``source``'s key and its probe offsets (both computed once per source)."""
+    key = _key(source)
+    return key, _probe(key)
 
 
 @dataclass(slots=True)
@@ -132,9 +137,6 @@ class Lockout:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
 
     # Slots
-    def _offset(self, index: int) -> int:
-        return _HEADER.size + index * _SLOT.size
-
     def _read(self, offset: int) -> _Slot:
         return _Slot(*_SLOT.unpack_from(self._map, offset))
 
@@ -142,11 +144,6 @@ class Lockout:
         _SLOT.pack_into(
             self._map, offset, slot.key, slot.period_start, slot.locked_until, slot.failures, slot.level, slot.flags
         )
-
-    def _probe(self, key: bytes) -> Iterator[int]:
-        start = zlib.crc32(key) % SLOTS
-        for step in range(PROBES):
-            yield self._offset((start + step) % SLOTS)
 
     def _slot_of(self, key: bytes, offsets: tuple[int, ...]) -> int | None:
         """The offset of ``key``'s slot, or None when it has none (no lock taken: one slice per probe)."""
@@ -164,13 +161,13 @@ class Lockout:
         return self._map[offset + 16 : offset + _SLOT.size] != _CLEAR
 
     def _find(self, key: bytes) -> tuple[int, _Slot] | None:
-        offset = self._slot_of(key, tuple(self._probe(key)))
+        offset = self._slot_of(key, _probe(key))
         return None if offset is None else (offset, self._read(offset))
 
     def _claim(self, key: bytes, now: float) -> tuple[int, _Slot]:
         """The slot of ``key``, made (or reused) when it has none. Under the file lock."""
         candidates: list[tuple[int, _Slot]] = []
-        for offset in self._probe(key):
+        for offset in _probe(key):
             slot = self._read(offset)
             if slot.key == key:
                 return offset, slot
@@ -233,7 +230,7 @@ class Lockout:
         if offset is None or not self._recorded(key, offset):
             return
         with self._locked():
-            for offset in self._probe(key):
+            for offset in _probe(key):
                 slot = self._read(offset)
                 if slot.key == key:
                     if slot.flags & _ACTIVE:
