@@ -47,6 +47,11 @@ MAIN_LOOP_TICK_SECONDS = 1.0
 # rather than fork forever (a bad certificate, an unreachable database, a bug at start-up).
 CRASH_LOOP_DEATHS = 5
 CRASH_LOOP_WINDOW_SECONDS = 60.0
+# The garbage collector's youngest generation is collected after this many net allocations (CPython's
+# default is 700). A request allocates hundreds of containers that die young and are freed by reference
+# counting anyway; at 700 the collector walked the live ones about twice a request (3% of an ad hoc cycle
+# request's instructions, under callgrind). At 10,000 it is 0.3%, for at most ~10,000 young objects held.
+GC_YOUNG_THRESHOLD = 10_000
 _STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
@@ -187,6 +192,7 @@ async def serve_worker(settings: Settings, listeners: Listeners, tls: tuple[Path
         # Everything built so far (modules, settings, app) lives as long as the worker: keep it out of the
         # garbage collector's full passes, which would otherwise walk it again and again under load.
         gc.freeze()
+        gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
         tasks = [asyncio.create_task(server.serve(sockets=[sock])) for server, sock in servers]
         stopper = asyncio.create_task(stop.wait())
         await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
