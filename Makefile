@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit bench clean system-deps-run system-deps-test
+.PHONY: run test lint typecheck unit bench bench-instructions clean system-deps-run system-deps-test
 
 # Debian packages the service and its tests need, as "command:package". Missing ones are installed with
 # apt-get when make runs as root; otherwise make stops with the exact command to run.
@@ -57,6 +57,10 @@ test: lint typecheck unit
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+bench-instructions: $(STAMP)
+	$(call need_debs,valgrind:valgrind callgrind_control:valgrind)
+	$(BIN)/python -m bench.instructions
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache .hypothesis

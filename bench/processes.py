@@ -9,7 +9,7 @@ import ssl
 import subprocess
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -137,9 +137,18 @@ def _spawn(argv: list[str], env: dict[str, str], log_path: Path) -> subprocess.P
 
 
 def start_service(
-    data_dir: Path, credentials: dict[str, str], *, workers: int = 1, cpus: str = SERVER_CPUS, name: str = "service"
+    data_dir: Path,
+    credentials: dict[str, str],
+    *,
+    workers: int = 1,
+    cpus: str = SERVER_CPUS,
+    name: str = "service",
+    wrapper: Sequence[str] = (),
+    ready_timeout: float = 30,
 ) -> Server:
-    """``python -m app`` with the external system's argon2 hash configured, like tests/support/bridge.py."""
+    """``python -m app`` with the external system's argon2 hash configured, like tests/support/bridge.py.
+
+    ``wrapper`` goes in front of the command (``bench.instructions`` runs the service under valgrind)."""
     https_port, http_port = free_port(), free_port()
     env = {key: value for key, value in os.environ.items() if not key.startswith("ADHOC_")}
     env.update(
@@ -156,23 +165,31 @@ def start_service(
     )
     data_dir.mkdir(parents=True, exist_ok=True)
     log_path = data_dir / f"{name}.log"
-    process = _spawn(pinned(cpus, [sys.executable, "-m", "app"]), env, log_path)
+    process = _spawn(pinned(cpus, [*wrapper, sys.executable, "-m", "app"]), env, log_path)
     server = Server(name, process, https_port, data_dir / "tls-cert.pem", log_path)
-    server.wait_ready()
+    server.wait_ready(ready_timeout)
     return server
 
 
 def start_baseline(
-    data_dir: Path, cafile: Path, keyfile: Path, body_file: Path, *, cpus: str = SERVER_CPUS, fastapi: bool = False
+    data_dir: Path,
+    cafile: Path,
+    keyfile: Path,
+    body_file: Path,
+    *,
+    cpus: str = SERVER_CPUS,
+    fastapi: bool = False,
+    wrapper: Sequence[str] = (),
+    ready_timeout: float = 30,
 ) -> Server:
     """The bare-uvicorn yardstick, or with ``fastapi`` the bare FastAPI route behind a trivial dependency."""
     port = free_port()
     name = "fastapi-baseline" if fastapi else "baseline"
     log_path = data_dir / f"{name}.log"
-    argv = [sys.executable, "-m", "bench.baseline_app", str(port), str(cafile), str(keyfile), str(body_file)]
+    argv = [*wrapper, sys.executable, "-m", "bench.baseline_app", str(port), str(cafile), str(keyfile), str(body_file)]
     if fastapi:
         argv.append("--fastapi")
     process = _spawn(pinned(cpus, argv), dict(os.environ), log_path)
     server = Server(name, process, port, cafile, log_path)
-    server.wait_ready()
+    server.wait_ready(ready_timeout)
     return server
