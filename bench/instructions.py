@@ -1,14 +1,16 @@
 """Instructions per request under callgrind: the service's steps against the FastAPI yardstick, in one run.
 
 ``python -m bench`` measures time, and time on a shared host swings with whatever else the host is doing
-(the same code's ad hoc cycle ratio read 0.47, 0.41 and 0.37 in three runs of one afternoon, ours
-moving twice as much as the yardstick). Callgrind counts the instructions each server executes instead:
-the same count, within a percent, however busy the host is. Run as ``python -m bench.instructions``
-(about four minutes; valgrind is Debian's ``valgrind`` package). It prints thousands of instructions
-(kIr) per request for device.query and the ad hoc cycle on the service and for the yardstick's fixed reply,
-and the yardstick's count over ours: what ``fastapi_device_query_ratio`` and ``fastapi_adhoc_cycle_ratio``
-would be if every instruction took as long. (They do not: ours touches more memory per request, so on a
-busy host its instructions get slower than the yardstick's; the wall-clock ratios are the targets.)
+(the same code's ad hoc cycle ratio read 0.47, 0.41, 0.37, 0.44 and 0.29 in five runs of one afternoon,
+ours moving twice as much as the yardstick). Callgrind counts the instructions each server executes
+instead: two runs agree within about 1.5%, however busy the host is. Run as ``make bench-instructions``
+or ``python -m bench.instructions`` (about two minutes; valgrind is Debian's ``valgrind`` package).
+
+It prints thousands of instructions (kIr) per request for device.query and the ad hoc cycle on the
+service and for the yardstick's fixed reply, and the yardstick's count over ours: what
+``fastapi_device_query_ratio`` and ``fastapi_adhoc_cycle_ratio`` would be if every instruction took as
+long. (They do not: ours touches more memory per request, so on a busy host its instructions get slower
+than the yardstick's; the wall-clock ratios are the targets.)
 
 Each server runs alone under ``valgrind --tool=callgrind --instr-atstart=no``. A step counts a short and a
 long window of the load generator (32 connections) and divides the difference in instructions by the
