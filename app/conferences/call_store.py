@@ -15,7 +15,7 @@ from sqlalchemy import Connection, Integer, bindparam, delete, func, insert, or_
 from app.conferences.models import CONFERENCE_ROW_FIELDS, STATE_ROW_ID, ConferenceRow
 from app.conferences.store import CLAIM, CONFERENCE, CONFERENCE_COLUMNS, DEAD, PARTICIPANT, STATE
 from app.conferences.views import ACTIVE_CALL_STATES
-from app.storage.prepared import Prepared
+from app.storage.prepared import InsertReturningId, Prepared
 
 __all__ = [
     "conference_by_numeric_id",
@@ -68,11 +68,7 @@ _PARTICIPANT_INSERT_COLUMNS = (
     "disconnect_reason",
     "revision",
 )
-_INSERT_PARTICIPANT = Prepared(
-    insert(PARTICIPANT).returning(PARTICIPANT.c.id),
-    result_types=[PARTICIPANT.c.id.type],
-    column_keys=_PARTICIPANT_INSERT_COLUMNS,
-)
+_INSERT_PARTICIPANT = InsertReturningId(PARTICIPANT, _PARTICIPANT_INSERT_COLUMNS)
 _RENAME_PARTICIPANT = Prepared(
     update(PARTICIPANT).where(PARTICIPANT.c.id == bindparam("participant_id")).values(name=bindparam("new_name"))
 )
@@ -145,9 +141,7 @@ def present_count(connection: Connection, conference_id: int) -> int:
 
 
 def insert_participant(connection: Connection, values: dict[str, Any]) -> int:
-    row = _INSERT_PARTICIPANT.first(connection, values)
-    assert row is not None
-    return int(row[0])
+    return _INSERT_PARTICIPANT.run(connection, values)
 
 
 def rename_participant(connection: Connection, participant_id: int, name: str) -> None:

@@ -25,7 +25,7 @@ from app.conferences.models import (
     Participant,
 )
 from app.conferences.views import ACTIVE_CALL_STATES
-from app.storage.prepared import Prepared
+from app.storage.prepared import InsertReturningId, Prepared, UpdateReturning
 
 CONFERENCE = cast(Table, Conference.__table__)
 STATE = cast(Table, ConferenceState.__table__)
@@ -36,19 +36,16 @@ DEAD = cast(Table, DeadRecord.__table__)
 CONFERENCE_COLUMNS = [CONFERENCE.c[name] for name in CONFERENCE_ROW_FIELDS]
 INSERT_COLUMNS = [name for name in CONFERENCE_ROW_FIELDS if name != "id"]
 
-_BUMP = Prepared(
+_BUMP_VALUES = {"revision": STATE.c.revision + 1, "conference_count": STATE.c.conference_count + bindparam("delta")}
+_STATE_ROW = STATE.c.id == STATE_ROW_ID
+_REVISION = select(STATE.c.revision).where(_STATE_ROW)
+_BUMP = UpdateReturning(update(STATE).where(_STATE_ROW).values(_BUMP_VALUES), [STATE.c.revision], _REVISION)
+_BUMP_LIMITED = UpdateReturning(
     update(STATE)
-    .where(STATE.c.id == STATE_ROW_ID)
-    .values(revision=STATE.c.revision + 1, conference_count=STATE.c.conference_count + bindparam("delta"))
-    .returning(STATE.c.revision),
-    result_types=[STATE.c.revision.type],
-)
-_BUMP_LIMITED = Prepared(
-    update(STATE)
-    .where(STATE.c.id == STATE_ROW_ID, STATE.c.conference_count + bindparam("delta") <= bindparam("limit"))
-    .values(revision=STATE.c.revision + 1, conference_count=STATE.c.conference_count + bindparam("delta"))
-    .returning(STATE.c.revision),
-    result_types=[STATE.c.revision.type],
+    .where(_STATE_ROW, STATE.c.conference_count + bindparam("delta") <= bindparam("limit"))
+    .values(_BUMP_VALUES),
+    [STATE.c.revision],
+    _REVISION,
 )
 _ADJUST_COUNT = Prepared(
     update(STATE)
@@ -58,9 +55,7 @@ _ADJUST_COUNT = Prepared(
 _ENUMERATE_KEY = Prepared(
     select(STATE.c.enumerate_key).where(STATE.c.id == STATE_ROW_ID), result_types=[STATE.c.enumerate_key.type]
 )
-_INSERT_CONFERENCE = Prepared(
-    insert(CONFERENCE).returning(CONFERENCE.c.id), result_types=[CONFERENCE.c.id.type], column_keys=INSERT_COLUMNS
-)
+_INSERT_CONFERENCE = InsertReturningId(CONFERENCE, INSERT_COLUMNS)
 _CLAIM_COLUMNS = ("numeric_id", "conference_id", "guest")
 _INSERT_CLAIMS = Prepared(insert(CLAIM), column_keys=_CLAIM_COLUMNS)
 _DELETE_CLAIMS = Prepared(delete(CLAIM).where(CLAIM.c.conference_id == bindparam("conference_id")))
@@ -163,9 +158,7 @@ def enumerate_key(connection: Connection) -> str:
 
 def insert_conference(connection: Connection, values: dict[str, Any]) -> int:
     """Insert a conference row (raises IntegrityError on a duplicate name); its new id."""
-    row = _INSERT_CONFERENCE.first(connection, values)
-    assert row is not None
-    return int(row[0])
+    return _INSERT_CONFERENCE.run(connection, values)
 
 
 def numeric_claims(numeric_id: str | None, guest_numeric_id: str | None) -> dict[str, bool]:
