@@ -103,12 +103,12 @@ async def test_sqlite_runs_them_without_returning(tmp_path: Path) -> None:
     def traced(connection: Connection) -> tuple[Any, ...] | None:
         driver = connection.connection.dbapi_connection
         assert driver is not None
-        driver.set_trace_callback(statements.append)  # type: ignore[attr-defined]
+        driver.set_trace_callback(statements.append)
         try:
             row_id = INSERT.run(connection, {"label": "d", "revision": 0, "total": 0})
             return BUMP.first(connection, {"row_id": row_id, "delta": 1, "limit": 5})
         finally:
-            driver.set_trace_callback(None)  # type: ignore[attr-defined]
+            driver.set_trace_callback(None)
 
     try:
         assert await db.run_core(traced) == (1, 1)
