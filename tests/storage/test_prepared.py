@@ -15,7 +15,7 @@ from sqlalchemy import BigInteger, Column, Connection, Integer, MetaData, String
 
 from app.storage.database import Database
 from app.storage.prepared import InsertReturningId, UpdateReturning
-from tests.support.postgres import fresh_schema_url
+from tests.support.postgres import database_url, fresh_schema_url
 
 METADATA = MetaData()
 COUNTER = Table(
@@ -44,15 +44,13 @@ def postgres_url() -> Iterator[str]:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path / 'prepared.db'}"
-    return str(request.getfixturevalue("postgres_url"))
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    return database_url(request, tmp_path / "prepared.db")
 
 
 @pytest.fixture
-async def database(database_url: str) -> AsyncIterator[Database]:
-    db = Database(database_url)
+async def database(url: str) -> AsyncIterator[Database]:
+    db = Database(url)
     await db.run_core(METADATA.create_all)
     try:
         yield db

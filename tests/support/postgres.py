@@ -42,11 +42,15 @@ def fresh_schema_url(prefix: str) -> Iterator[str]:
         asyncio.run(_run(f"DROP SCHEMA {name} CASCADE", f"DROP OWNED BY {name}", f"DROP ROLE {name}"))
 
 
+def database_url(request: pytest.FixtureRequest, sqlite_file: Path) -> str:
+    """For a fixture parametrized ``["sqlite", "postgresql"]``: an empty database (``postgres_url`` for the latter)."""
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{sqlite_file}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
 def migrated_database_url(request: pytest.FixtureRequest, sqlite_file: Path) -> str:
     """For a fixture parametrized ``["sqlite", "postgresql"]``: a database at every migration head."""
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{sqlite_file}"
-    else:
-        url = str(request.getfixturevalue("postgres_url"))
+    url = database_url(request, sqlite_file)
     upgrade(url)
     return url
