@@ -48,13 +48,9 @@ _BUMP_LIMITED = UpdateReturning(
     _REVISION,
 )
 _ADJUST_COUNT = Prepared(
-    update(STATE)
-    .where(STATE.c.id == STATE_ROW_ID)
-    .values(conference_count=STATE.c.conference_count + bindparam("delta"))
+    update(STATE).where(_STATE_ROW).values(conference_count=STATE.c.conference_count + bindparam("delta"))
 )
-_ENUMERATE_KEY = Prepared(
-    select(STATE.c.enumerate_key).where(STATE.c.id == STATE_ROW_ID), result_types=[STATE.c.enumerate_key.type]
-)
+_ENUMERATE_KEY = Prepared(select(STATE.c.enumerate_key).where(_STATE_ROW), result_types=[STATE.c.enumerate_key.type])
 _INSERT_CONFERENCE = InsertReturningId(CONFERENCE, INSERT_COLUMNS)
 _CLAIM_COLUMNS = ("numeric_id", "conference_id", "guest")
 _INSERT_CLAIMS = Prepared(insert(CLAIM), column_keys=_CLAIM_COLUMNS)
@@ -115,7 +111,7 @@ def _conference_page_statement(since: bool) -> Prepared:
     statement = (
         select(STATE.c.revision, *columns)
         .select_from(STATE.outerjoin(rows, true()))
-        .where(STATE.c.id == STATE_ROW_ID)
+        .where(_STATE_ROW)
         .order_by(rows.c.id)
     )
     return Prepared(statement, result_types=[STATE.c.revision.type, *(column.type for column in columns)])
